@@ -1,0 +1,117 @@
+/**
+ * Native single-precision GEMM through Deno's FFI: OpenBLAS on Linux
+ * (Debian/Ubuntu: `apt-get install libopenblas0`), Accelerate on macOS,
+ * OpenBLAS on Windows. `null` when none can be opened.
+ *
+ * @module
+ */
+
+/** `C = alpha · op(A) · op(B) + beta · C`, row-major, on Float32Array views. */
+export type Sgemm = (
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: Float32Array,
+  lda: number,
+  b: Float32Array,
+  ldb: number,
+  beta: number,
+  c: Float32Array,
+  ldc: number,
+) => void;
+
+/** An opened BLAS library. */
+export interface Blas {
+  /** The file that was opened. */
+  library: string;
+  sgemm: Sgemm;
+}
+
+const CANDIDATES: Record<string, string[]> = {
+  linux: [
+    "libopenblas.so.0",
+    "libopenblas.so",
+    "libopenblasp.so.0",
+    "libblis.so.4",
+  ],
+  darwin: [
+    "/System/Library/Frameworks/Accelerate.framework/Accelerate",
+    "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+    "/usr/local/opt/openblas/lib/libopenblas.dylib",
+  ],
+  windows: ["libopenblas.dll", "openblas.dll"],
+};
+
+const SYMBOLS = {
+  cblas_sgemm: {
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+    ],
+    result: "void",
+  },
+} as const;
+
+const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
+
+let cached: Blas | null | undefined;
+
+/**
+ * Open the first BLAS library found (`BLAS_LIBRARY` overrides the search),
+ * once per process. Returns null without FFI permission or library.
+ */
+export function openBlas(): Blas | null {
+  if (cached !== undefined) return cached;
+  cached = null;
+  let override: string | undefined;
+  try {
+    override = Deno.env.get("BLAS_LIBRARY");
+  } catch { /* no env permission: use the default search */ }
+  if (override === "none") return cached;
+  const names = override ? [override] : CANDIDATES[Deno.build.os] ?? [];
+  for (const library of names) {
+    try {
+      const lib = Deno.dlopen(library, SYMBOLS);
+      const f = lib.symbols.cblas_sgemm;
+      cached = {
+        library,
+        sgemm: (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
+          f(
+            ROW_MAJOR,
+            transA ? TRANS : NO_TRANS,
+            transB ? TRANS : NO_TRANS,
+            m,
+            n,
+            k,
+            alpha,
+            a,
+            lda,
+            b,
+            ldb,
+            beta,
+            c,
+            ldc,
+          ),
+      };
+      return cached;
+    } catch {
+      // Not this one (missing file, missing symbol or no --allow-ffi); try the next.
+    }
+  }
+  return cached;
+}

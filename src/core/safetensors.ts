@@ -1,0 +1,263 @@
+/**
+ * The safetensors format: an 8-byte little-endian header length, a JSON
+ * header (`{"name": {"dtype", "shape", "data_offsets"}, "__metadata__": {...}}`)
+ * padded with spaces to a multiple of 8 bytes, then the raw little-endian
+ * tensor bytes. Written atomically; read with checks that name the problem.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { flatten, type ParamTree, unflatten } from "./params.ts";
+
+/** One tensor's raw contents. */
+export interface RawTensor {
+  dtype: "F32" | "I32";
+  shape: number[];
+  data: Float32Array | Int32Array;
+}
+
+/** A decoded file: tensors by name plus string metadata. */
+export interface SafetensorsFile {
+  tensors: Map<string, RawTensor>;
+  metadata: Record<string, string>;
+}
+
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Serialise tensors (in the order given) and metadata to bytes. */
+export function encodeSafetensors(
+  tensors: Iterable<[string, RawTensor]>,
+  metadata: Record<string, string> = {},
+): Uint8Array {
+  if (!littleEndian) {
+    throw new Error("safetensors: big-endian hosts are not supported");
+  }
+  const header: Record<string, unknown> = {};
+  if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    if (name === "__metadata__") {
+      throw new Error(`safetensors: "__metadata__" is not a tensor name`);
+    }
+    const n = t.shape.reduce((a, b) => a * b, 1);
+    if (n !== t.data.length) {
+      throw new Error(
+        `safetensors: tensor "${name}" has shape [${t.shape}] but ${t.data.length} values`,
+      );
+    }
+    const bytes = new Uint8Array(
+      t.data.buffer,
+      t.data.byteOffset,
+      t.data.byteLength,
+    );
+    header[name] = {
+      dtype: t.dtype,
+      shape: t.shape,
+      data_offsets: [offset, offset + bytes.length],
+    };
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  let json = JSON.stringify(header);
+  const pad = (8 - (new TextEncoder().encode(json).length % 8)) % 8;
+  json += " ".repeat(pad);
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Parse safetensors bytes; `source` names the file in errors. */
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  source = "safetensors data",
+): SafetensorsFile {
+  const fail = (why: string): never => {
+    throw new Error(`${source}: not a valid safetensors file: ${why}`);
+  };
+  if (bytes.length < 8) fail(`only ${bytes.length} bytes`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = Number(view.getBigUint64(0, true));
+  if (8 + headerLen > bytes.length) {
+    fail(`header length ${headerLen} exceeds the file size ${bytes.length}`);
+  }
+  let header: Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
+  try {
+    header = JSON.parse(
+      new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)),
+    );
+  } catch (e) {
+    return fail(`header is not JSON (${(e as Error).message})`);
+  }
+  const base = 8 + headerLen;
+  const dataLen = bytes.length - base;
+  const metadata = (header.__metadata__ ?? {}) as unknown as Record<
+    string,
+    string
+  >;
+  const tensors = new Map<string, RawTensor>();
+  for (const [name, info] of Object.entries(header)) {
+    if (name === "__metadata__") continue;
+    const [begin, end] = info.data_offsets;
+    if (!(begin >= 0 && end >= begin && end <= dataLen)) {
+      fail(
+        `tensor "${name}" has offsets [${begin}, ${end}] outside the ${dataLen} data bytes`,
+      );
+    }
+    const n = info.shape.reduce((a, b) => a * b, 1);
+    if (info.dtype !== "F32" && info.dtype !== "I32") {
+      fail(`tensor "${name}" has unsupported dtype ${info.dtype}`);
+    }
+    if (end - begin !== n * 4) {
+      fail(
+        `tensor "${name}" of shape [${info.shape}] needs ${n * 4} bytes, has ${
+          end - begin
+        }`,
+      );
+    }
+    // Copy so the result is aligned and owns its memory.
+    const copy = bytes.slice(base + begin, base + end);
+    const data = info.dtype === "F32"
+      ? new Float32Array(copy.buffer)
+      : new Int32Array(copy.buffer);
+    tensors.set(name, {
+      dtype: info.dtype as RawTensor["dtype"],
+      shape: info.shape,
+      data,
+    });
+  }
+  return { tensors, metadata };
+}
+
+/**
+ * Write `bytes` to `path` atomically: a temporary file beside it, then a
+ * rename, so a crash never leaves a half-written file in place of a good one.
+ */
+export async function writeFileAtomic(
+  path: string,
+  bytes: Uint8Array | string,
+): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}-${Date.now()}`;
+  try {
+    if (typeof bytes === "string") await Deno.writeTextFile(tmp, bytes);
+    else await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+}
+
+/** Read a tree's leaves into raw tensors named by their dotted paths. */
+export async function treeToRaw(
+  tree: ParamTree,
+  prefix = "",
+): Promise<[string, RawTensor][]> {
+  const out: [string, RawTensor][] = [];
+  for (const [name, t] of flatten(tree)) {
+    const data = await t.data();
+    out.push([
+      prefix + name,
+      t.dtype === "int32"
+        ? {
+          dtype: "I32",
+          shape: t.shape,
+          data: Int32Array.from(data as Int32Array),
+        }
+        : {
+          dtype: "F32",
+          shape: t.shape,
+          data: Float32Array.from(data as Float32Array),
+        },
+    ]);
+  }
+  return out;
+}
+
+/**
+ * Build a tree shaped like `template` from `file`'s tensors named
+ * `prefix + dottedName`. Errors name the missing, unexpected or mis-shaped
+ * tensors, and say which file they came from.
+ */
+export function rawToTree<P extends ParamTree>(
+  file: SafetensorsFile,
+  template: P,
+  prefix = "",
+  source = "checkpoint",
+  ignorePrefixes: readonly string[] = [],
+): P {
+  const names = flatten(template);
+  const missing = names.filter(([n]) => !file.tensors.has(prefix + n)).map((
+    [n],
+  ) => n);
+  if (missing.length > 0) {
+    throw new Error(
+      `${source}: missing tensors ${missing.slice(0, 5).join(", ")}${
+        missing.length > 5 ? ", ..." : ""
+      }; is it a checkpoint of this model and preset?`,
+    );
+  }
+  const wanted = new Set(names.map(([n]) => prefix + n));
+  const extra = [...file.tensors.keys()].filter((k) =>
+    k.startsWith(prefix) && !wanted.has(k) &&
+    !ignorePrefixes.some((p) => k.startsWith(p))
+  );
+  if (extra.length > 0) {
+    throw new Error(
+      `${source}: unexpected tensors ${
+        extra.slice(0, 5).join(", ")
+      }; is it a checkpoint of this model and preset?`,
+    );
+  }
+  const values = names.map(([n, t]) => {
+    const raw = file.tensors.get(prefix + n)!;
+    if (
+      raw.shape.length !== t.shape.length ||
+      raw.shape.some((s, i) => s !== t.shape[i])
+    ) {
+      throw new Error(
+        `${source}: tensor "${n}" has shape [${raw.shape}], the model expects [${t.shape}]`,
+      );
+    }
+    return tf.tensor(
+      raw.data,
+      raw.shape,
+      raw.dtype === "I32" ? "int32" : "float32",
+    );
+  });
+  return unflatten(template, values);
+}
+
+/** Save a parameter tree (and metadata) to `path` atomically. */
+export async function saveParams(
+  path: string,
+  tree: ParamTree,
+  metadata: Record<string, string> = {},
+): Promise<void> {
+  await writeFileAtomic(
+    path,
+    encodeSafetensors(await treeToRaw(tree), metadata),
+  );
+}
+
+/** Load a parameter tree shaped like `template` from `path`. */
+export async function loadParams<P extends ParamTree>(
+  path: string,
+  template: P,
+): Promise<{ params: P; metadata: Record<string, string> }> {
+  const file = decodeSafetensors(await Deno.readFile(path), path);
+  return {
+    params: rawToTree(file, template, "", path),
+    metadata: file.metadata,
+  };
+}

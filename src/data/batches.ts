@@ -1,0 +1,71 @@
+/**
+ * Turn stored images into float batches `[batch, 32, 32, 3]`: per-channel
+ * normalisation and, for training, the standard CIFAR augmentation (random
+ * crop with 4-pixel zero padding, random horizontal flip; He et al. 2016).
+ *
+ * @module
+ */
+import type { Rng } from "../core/rng.ts";
+import { IMAGE_BYTES, type ImageSet } from "./cifar.ts";
+
+/** Per-channel mean and std of the CIFAR-10 training set, in [0, 1] units. */
+export const CIFAR_MEAN = [0.4914, 0.4822, 0.4465] as const;
+/** See {@linkcode CIFAR_MEAN}. */
+export const CIFAR_STD = [0.2470, 0.2435, 0.2616] as const;
+
+const SIDE = 32, PLANE = SIDE * SIDE;
+
+/** Augmentation settings. */
+export interface AugmentConfig {
+  /** Pixels of zero padding for the random crop; 0 disables. */
+  cropPadding: number;
+  flip: boolean;
+}
+
+/** The training-time default: crop with 4-pixel padding, flip. */
+export const DEFAULT_AUGMENT: AugmentConfig = { cropPadding: 4, flip: true };
+
+/**
+ * Fill `out` (NHWC floats, `indices.length` images) from `set`. With `rng`,
+ * each image is randomly cropped and flipped per `augment`; without, it is
+ * copied as is. Normalised by {@linkcode CIFAR_MEAN} / {@linkcode CIFAR_STD}.
+ * Padding is zero in normalised units (the mean colour).
+ */
+export function fillBatch(
+  set: ImageSet,
+  indices: ArrayLike<number>,
+  out: Float32Array,
+  labels: Int32Array,
+  rng: Rng | null,
+  augment: AugmentConfig = DEFAULT_AUGMENT,
+): void {
+  const scale = CIFAR_STD.map((s) => 1 / (255 * s)),
+    shift = CIFAR_MEAN.map((m, c) => m / CIFAR_STD[c]);
+  for (let n = 0; n < indices.length; n++) {
+    const idx = indices[n];
+    if (!(idx >= 0 && idx < set.size)) {
+      throw new Error(`fillBatch: index ${idx} outside the ${set.size} images`);
+    }
+    labels[n] = set.labels[idx];
+    const src = idx * IMAGE_BYTES, dst = n * PLANE * 3;
+    const pad = rng ? augment.cropPadding : 0;
+    const dy = pad ? rng!.int(2 * pad + 1) - pad : 0,
+      dx = pad ? rng!.int(2 * pad + 1) - pad : 0;
+    const flip = rng !== null && augment.flip && rng.uniform() < 0.5;
+    for (let y = 0; y < SIDE; y++) {
+      const sy = y + dy;
+      for (let x = 0; x < SIDE; x++) {
+        const sx = (flip ? SIDE - 1 - x : x) + dx;
+        const o = dst + (y * SIDE + x) * 3;
+        if (sy < 0 || sy >= SIDE || sx < 0 || sx >= SIDE) {
+          out[o] = out[o + 1] = out[o + 2] = 0;
+          continue;
+        }
+        const p = src + sy * SIDE + sx;
+        out[o] = set.images[p] * scale[0] - shift[0];
+        out[o + 1] = set.images[p + PLANE] * scale[1] - shift[1];
+        out[o + 2] = set.images[p + 2 * PLANE] * scale[2] - shift[2];
+      }
+    }
+  }
+}

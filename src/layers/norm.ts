@@ -1,0 +1,93 @@
+/**
+ * Normalisations written by hand: layer norm over the last axis, and group
+ * norm for channels-last feature maps.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { ones, zeros } from "../core/params.ts";
+import { cast, checkShape, type Images } from "../core/tensor.ts";
+
+/** Learnable scale and shift. */
+export type NormParams = { scale: tf.Tensor; shift: tf.Tensor };
+
+/** Scale 1, shift 0. */
+export function initNorm(dim: number): NormParams {
+  return { scale: ones([dim]), shift: zeros([dim]) };
+}
+
+/**
+ * Layer norm: `(x - mean) / sqrt(var + eps) * scale + shift`, statistics
+ * over the last axis (biased variance, as in Ba et al. 2016 and PyTorch).
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { initNorm, layerNorm } from "./norm.ts";
+ * const y = layerNorm(initNorm(3), tf.tensor2d([[1, 2, 3]]));
+ * // y ≈ [[-1.2247, 0, 1.2247]]
+ * ```
+ */
+export function layerNorm(
+  params: NormParams,
+  x: tf.Tensor,
+  eps = 1e-5,
+): tf.Tensor {
+  const d = params.scale.shape[0];
+  if (x.shape[x.rank - 1] !== d) {
+    throw new Error(
+      `layerNorm: input's last axis is ${
+        x.shape[x.rank - 1]
+      } (shape [${x.shape}]), the parameters expect ${d}`,
+    );
+  }
+  return tf.tidy(() => {
+    const mean = tf.mean(x, -1, true);
+    const centered = tf.sub(x, mean);
+    const variance = tf.mean(tf.mul(centered, centered), -1, true);
+    return tf.add(
+      tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, eps))), params.scale),
+      params.shift,
+    );
+  });
+}
+
+/**
+ * Group norm (Wu & He 2018) over `[batch, height, width, channels]`:
+ * statistics per image over the spatial axes and `channels / groups`
+ * channels. It needs no running statistics, so training and evaluation
+ * compute the same function of the parameters.
+ */
+export function groupNorm(
+  params: NormParams,
+  x: Images,
+  groups: number,
+  eps = 1e-5,
+): Images {
+  const c = params.scale.shape[0];
+  checkShape(
+    x,
+    ["batch", "height", "width", "channels"],
+    [null, null, null, c],
+    "groupNorm input",
+  );
+  if (c % groups !== 0) {
+    throw new Error(
+      `groupNorm: ${c} channels do not split into ${groups} groups`,
+    );
+  }
+  return cast(tf.tidy(() => {
+    const [b, h, w] = x.shape;
+    const g = x.reshape([b, h * w, groups, c / groups]); // (B, HW, G, C/G)
+    const mean = tf.mean(g, [1, 3], true);
+    const centered = tf.sub(g, mean);
+    const variance = tf.mean(tf.mul(centered, centered), [1, 3], true);
+    const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, eps))).reshape([
+      b,
+      h,
+      w,
+      c,
+    ]);
+    return tf.add(tf.mul(normed, params.scale), params.shift);
+  }));
+}

@@ -1,0 +1,214 @@
+/**
+ * CNN-SA: a convolutional network with hand-written self-attention layers.
+ * A stem conv, four stages of [conv, (2x2 max-pool), self-attention], a final
+ * conv, global average pooling and a linear head. Each conv is followed by
+ * group norm and ReLU.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Rng } from "../core/rng.ts";
+import { cast, checkShape, type Images, type Logits } from "../core/tensor.ts";
+import { conv2d, type ConvParams, initConv } from "../layers/conv.ts";
+import { initLinear, linear, type LinearParams } from "../layers/linear.ts";
+import { groupNorm, initNorm, type NormParams } from "../layers/norm.ts";
+import {
+  initSelfAttention2d,
+  selfAttention2d,
+  type SelfAttention2dConfig,
+  type SelfAttention2dParams,
+  selfAttention2dWeights,
+} from "../layers/self_attention_2d.ts";
+import type { AttentionWeights } from "../layers/attention.ts";
+
+/** One stage: a 3x3 conv to `width` channels, optional pooling, optional attention. */
+export interface StageConfig {
+  width: number;
+  /** 2x2 max-pool after the conv (halves height and width). */
+  downsample: boolean;
+  /** A {@linkcode selfAttention2d} layer after the conv (and pooling). */
+  attention: boolean;
+}
+
+/** Shape of a CNN-SA. */
+export interface CNNConfig {
+  imageSize: number;
+  channels: number;
+  stemWidth: number;
+  stages: StageConfig[];
+  /** Width of the final 3x3 conv before pooling. */
+  finalWidth: number;
+  /** Heads of every self-attention layer. */
+  heads: number;
+  /** Groups of every group norm. */
+  groups: number;
+  classes: number;
+}
+
+/** A conv followed by group norm. */
+export type ConvNormParams = { conv: ConvParams; norm: NormParams };
+
+/** Parameters of a CNN-SA: a plain record of tensors. */
+export type CNNParams = {
+  stem: ConvNormParams;
+  stages: { conv: ConvNormParams; attn?: SelfAttention2dParams }[];
+  final: ConvNormParams;
+  head: LinearParams;
+};
+
+function initConvNorm(rng: Rng, cIn: number, cOut: number): ConvNormParams {
+  return { conv: initConv(rng, 3, cIn, cOut), norm: initNorm(cOut) };
+}
+
+function attnConfig(
+  config: CNNConfig,
+  channels: number,
+): SelfAttention2dConfig {
+  return { channels, heads: config.heads };
+}
+
+/** Initialise a CNN-SA from a seeded generator. */
+export function initCNN(rng: Rng, config: CNNConfig): CNNParams {
+  let cIn = config.stemWidth;
+  const stem = initConvNorm(rng, config.channels, cIn);
+  const stages = config.stages.map((s) => {
+    const conv = initConvNorm(rng, cIn, s.width);
+    cIn = s.width;
+    return s.attention
+      ? { conv, attn: initSelfAttention2d(rng, attnConfig(config, s.width)) }
+      : { conv };
+  });
+  const final = initConvNorm(rng, cIn, config.finalWidth);
+  return {
+    stem,
+    stages,
+    final,
+    head: initLinear(rng, config.finalWidth, config.classes, 0.01),
+  };
+}
+
+function convNormRelu(p: ConvNormParams, x: Images, groups: number): Images {
+  return cast(tf.relu(groupNorm(p.norm, conv2d(p.conv, x), groups)));
+}
+
+function maxPool(x: Images): Images {
+  return cast(tf.maxPool(x as tf.Tensor4D, 2, 2, "valid"));
+}
+
+/** Run the network up to (not including) stage `stop`'s attention, collecting nothing. */
+function features(
+  params: CNNParams,
+  images: Images,
+  config: CNNConfig,
+  onAttention?: (stage: number, p: SelfAttention2dParams, x: Images) => void,
+): Images {
+  checkShape(
+    images,
+    ["batch", "height", "width", "channels"],
+    [null, config.imageSize, config.imageSize, config.channels],
+    "CNN input",
+  );
+  let x = convNormRelu(params.stem, images, config.groups);
+  config.stages.forEach((s, i) => {
+    const p = params.stages[i];
+    x = convNormRelu(p.conv, x, config.groups);
+    if (s.downsample) x = maxPool(x);
+    if (p.attn) {
+      onAttention?.(i, p.attn, x);
+      x = selfAttention2d(p.attn, x, attnConfig(config, s.width));
+    }
+  });
+  return convNormRelu(params.final, x, config.groups);
+}
+
+/**
+ * Class logits `[batch, classes]` for images `[batch, H, W, C]`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { Rng } from "../core/rng.ts";
+ * import { brand } from "../core/tensor.ts";
+ * import { cnn, initCNN } from "./cnn.ts";
+ * const config = {
+ *   imageSize: 8, channels: 3, stemWidth: 8, finalWidth: 16, heads: 1, groups: 4, classes: 10,
+ *   stages: [{ width: 8, downsample: true, attention: true }],
+ * };
+ * const images = brand(tf.zeros([2, 8, 8, 3]), ["batch", "height", "width", "channels"]);
+ * console.assert(cnn(initCNN(new Rng(0), config), images, config).shape.join() === "2,10");
+ * ```
+ */
+export function cnn(
+  params: CNNParams,
+  images: Images,
+  config: CNNConfig,
+): Logits {
+  return cast(tf.tidy(() => {
+    const x = features(params, images, config);
+    return linear(params.head, tf.mean(x, [1, 2])); // global average pool -> (B, C) -> (B, classes)
+  }));
+}
+
+/** Attention weights `[batch, heads, HW, HW]` of each attending stage, for maps. */
+export function cnnAttentionMaps(
+  params: CNNParams,
+  images: Images,
+  config: CNNConfig,
+): { stage: number; size: number; weights: AttentionWeights }[] {
+  const maps: { stage: number; size: number; weights: AttentionWeights }[] = [];
+  tf.tidy(() => {
+    features(params, images, config, (stage, p, x) => {
+      const weights = tf.keep(
+        selfAttention2dWeights(
+          p,
+          x,
+          attnConfig(config, config.stages[stage].width),
+        ),
+      );
+      maps.push({ stage, size: x.shape[1]!, weights });
+    });
+  });
+  return maps;
+}
+
+/** Spatial size at the input of each stage's attention, and at the end. */
+function stageSizes(c: CNNConfig): number[] {
+  let size = c.imageSize;
+  return c.stages.map((s) => (size = s.downsample ? size / 2 : size));
+}
+
+/** Exact parameter count of a CNN-SA, by formula (tested against the record). */
+export function cnnParamCount(c: CNNConfig): number {
+  const convNorm = (i: number, o: number) => 9 * i * o + o + 2 * o;
+  let total = convNorm(c.channels, c.stemWidth);
+  let cIn = c.stemWidth;
+  for (const s of c.stages) {
+    total += convNorm(cIn, s.width);
+    if (s.attention) {
+      const cqk = Math.max(c.heads, Math.floor(s.width / 8));
+      total += 2 * (s.width * cqk + cqk) + 2 * (s.width * s.width + s.width) +
+        1;
+    }
+    cIn = s.width;
+  }
+  return total + convNorm(cIn, c.finalWidth) + (c.finalWidth + 1) * c.classes;
+}
+
+/** Forward FLOPs per image (2 per multiply-add: convs, projections, attention). */
+export function cnnFlops(c: CNNConfig): number {
+  const sizes = stageSizes(c);
+  let flops = 2 * c.imageSize ** 2 * 9 * c.channels * c.stemWidth;
+  let cIn = c.stemWidth, size = c.imageSize;
+  c.stages.forEach((s, i) => {
+    flops += 2 * size ** 2 * 9 * cIn * s.width;
+    size = sizes[i];
+    if (s.attention) {
+      const n = size * size, cqk = Math.max(c.heads, Math.floor(s.width / 8));
+      flops += 2 * n * s.width * (2 * cqk + 2 * s.width) +
+        2 * n * n * (cqk + s.width);
+    }
+    cIn = s.width;
+  });
+  return flops + 2 * size ** 2 * 9 * cIn * c.finalWidth +
+    2 * c.finalWidth * c.classes;
+}

@@ -1,0 +1,113 @@
+/**
+ * AdamW (Loshchilov & Hutter 2019, "Decoupled Weight Decay Regularization")
+ * with global gradient-norm clipping, written as maps over the parameter tree.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { flatten, mapTree, type ParamTree, unflatten } from "../core/params.ts";
+
+/** Optimizer settings. */
+export interface AdamWConfig {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  /** Clip the global gradient norm to this; 0 disables. */
+  clipNorm: number;
+}
+
+/** Defaults used by the ViT and DeiT recipes. */
+export const ADAMW_DEFAULTS: AdamWConfig = {
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0.05,
+  clipNorm: 1,
+};
+
+/** First and second moments shaped like the parameters, and the step count. */
+export interface AdamWState<P extends ParamTree> {
+  m: P;
+  v: P;
+  step: number;
+}
+
+/** Zero moments for `params`. */
+export function initAdamW<P extends ParamTree>(params: P): AdamWState<P> {
+  return {
+    m: mapTree(params, (t) => tf.zerosLike(t)),
+    v: mapTree(params, (t) => tf.zerosLike(t)),
+    step: 0,
+  };
+}
+
+/**
+ * Whether a parameter gets weight decay: weight matrices and conv kernels do;
+ * biases, norm scales and shifts, gammas, tokens and embeddings do not.
+ */
+export function decays(name: string, t: tf.Tensor): boolean {
+  return t.rank >= 2 && !/(classToken|posEmbed)$/.test(name);
+}
+
+/** The global L2 norm of a list of gradients, as a scalar tensor. */
+export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() =>
+    tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))))
+  );
+}
+
+/**
+ * One AdamW step. Returns new parameters and state and the gradient norm
+ * before clipping; disposes nothing it was given (the caller owns those).
+ */
+export function adamwStep<P extends ParamTree>(
+  params: P,
+  grads: P,
+  state: AdamWState<P>,
+  lr: number,
+  config: AdamWConfig,
+): { params: P; state: AdamWState<P>; gradNorm: tf.Scalar } {
+  const step = state.step + 1;
+  const p = flatten(params), g = flatten(grads).map(([, t]) => t);
+  const m = flatten(state.m).map(([, t]) => t),
+    v = flatten(state.v).map(([, t]) => t);
+  const gradNorm = globalNorm(g);
+  const clip = tf.tidy(() =>
+    config.clipNorm > 0
+      ? tf.minimum(1, tf.div(config.clipNorm, tf.add(gradNorm, 1e-6)))
+      : tf.scalar(1)
+  );
+  const bc1 = 1 - config.beta1 ** step, bc2 = 1 - config.beta2 ** step;
+  const updated = p.map(([name, w], i) =>
+    tf.tidy(() => {
+      const gi = tf.mul(g[i], clip);
+      const mi = tf.add(
+        tf.mul(m[i], config.beta1),
+        tf.mul(gi, 1 - config.beta1),
+      );
+      const vi = tf.add(
+        tf.mul(v[i], config.beta2),
+        tf.mul(tf.square(gi), 1 - config.beta2),
+      );
+      const update = tf.div(
+        tf.div(mi, bc1),
+        tf.add(tf.sqrt(tf.div(vi, bc2)), config.eps),
+      );
+      const decayed = decays(name, w) && config.weightDecay > 0
+        ? tf.mul(w, 1 - lr * config.weightDecay)
+        : w;
+      return [tf.sub(decayed, tf.mul(update, lr)), mi, vi];
+    })
+  );
+  clip.dispose();
+  return {
+    params: unflatten(params, updated.map((u) => u[0])),
+    state: {
+      m: unflatten(state.m, updated.map((u) => u[1])),
+      v: unflatten(state.v, updated.map((u) => u[2])),
+      step,
+    },
+    gradNorm,
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Training checkpoints in safetensors: parameters under their dotted names,
+ * AdamW moments under `opt.m.` and `opt.v.`, and the run's state (config,
+ * epoch, step, RNG, best accuracy) as metadata.
+ *
+ * @module
+ */
+import type { ParamTree } from "../core/params.ts";
+import type { Rng } from "../core/rng.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  rawToTree,
+  treeToRaw,
+  writeFileAtomic,
+} from "../core/safetensors.ts";
+import type { AdamWState } from "./adamw.ts";
+import type { TrainConfig } from "./config.ts";
+
+/** The run state besides tensors. */
+export interface RunState {
+  config: TrainConfig;
+  epoch: number;
+  step: number;
+  rng: Rng["state"];
+  bestTestAccuracy: number;
+  trainSeconds: number;
+}
+
+/** Write a checkpoint atomically; the optimizer state is optional (weights-only files). */
+export async function saveCheckpoint<P extends ParamTree>(
+  path: string,
+  params: P,
+  opt: AdamWState<P> | null,
+  run: RunState,
+): Promise<void> {
+  const tensors = await treeToRaw(params);
+  if (opt) {
+    tensors.push(
+      ...(await treeToRaw(opt.m, "opt.m.")),
+      ...(await treeToRaw(opt.v, "opt.v.")),
+    );
+  }
+  const metadata: Record<string, string> = {
+    format: "vision-attention-checkpoint/1",
+    model: run.config.model,
+    preset: run.config.preset,
+    run: JSON.stringify({ ...run, optStep: opt?.step ?? null }),
+  };
+  await writeFileAtomic(path, encodeSafetensors(tensors, metadata));
+}
+
+/** What a checkpoint holds, before it is matched to a model. */
+export interface CheckpointHeader {
+  model: string;
+  preset: string;
+  run: RunState & { optStep: number | null };
+}
+
+/** Read a checkpoint file's header and its raw contents. */
+export async function readCheckpoint(path: string) {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new Error(
+      `Cannot read checkpoint "${path}": ${(e as Error).message}`,
+    );
+  }
+  const file = decodeSafetensors(bytes, path);
+  const { model, preset, run } = file.metadata;
+  if (!model || !preset || !run) {
+    throw new Error(
+      `${path}: no model/preset metadata; it was not written by this project's training`,
+    );
+  }
+  const header: CheckpointHeader = { model, preset, run: JSON.parse(run) };
+  return {
+    header,
+    /** Parameters shaped like `template`. */
+    params<P extends ParamTree>(template: P): P {
+      return rawToTree(file, template, "", path, ["opt."]);
+    },
+    /** Optimizer state shaped like `template`, or null if the file has none. */
+    optimizer<P extends ParamTree>(template: P): AdamWState<P> | null {
+      if (header.run.optStep === null) return null;
+      return {
+        m: rawToTree(file, template, "opt.m.", path),
+        v: rawToTree(file, template, "opt.v.", path),
+        step: header.run.optStep,
+      };
+    },
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * The typed configuration of a training run, with the defaults each model
+ * trains well with.
+ *
+ * @module
+ */
+import type { BackendName } from "../backend/select.ts";
+import type { ModelKind } from "../models/presets.ts";
+import { ADAMW_DEFAULTS } from "./adamw.ts";
+
+/** Everything a run depends on; saved as `config.json`. */
+export interface TrainConfig {
+  model: ModelKind;
+  preset: string;
+  epochs: number;
+  /** Wall-clock budget; training stops cleanly and evaluates when it ends. 0: none. */
+  minutes: number;
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  warmupEpochs: number;
+  labelSmoothing: number;
+  clipNorm: number;
+  augment: boolean;
+  seed: number;
+  /** `sample`, or a folder with the CIFAR-10 binary files. */
+  data: string;
+  trainSize?: number;
+  testSize?: number;
+  backend: BackendName;
+  out: string;
+}
+
+/** Defaults shared by both models (AdamW, cosine, smoothing 0.1). */
+export function defaultConfig(model: ModelKind): TrainConfig {
+  return {
+    model,
+    preset: "small",
+    epochs: model === "vit" ? 10 : 10,
+    minutes: 0,
+    batchSize: 128,
+    lr: model === "vit" ? 1e-3 : 2e-3,
+    weightDecay: ADAMW_DEFAULTS.weightDecay,
+    warmupEpochs: 1,
+    labelSmoothing: 0.1,
+    clipNorm: ADAMW_DEFAULTS.clipNorm,
+    augment: true,
+    seed: 0,
+    data: "data/cifar-10-batches-bin",
+    backend: "auto",
+    out: "",
+  };
+}
+
+/** The folder of the shipped sample (1,000 training and 200 test images). */
+export const SAMPLE_DIR = new URL(
+  "../../data/sample/cifar-10-batches-bin",
+  import.meta.url,
+);
+
+/** Resolve `--data`: `sample` means the shipped sample. */
+export function dataDir(data: string): string {
+  return data === "sample" ? decodeURIComponent(SAMPLE_DIR.pathname) : data;
+}

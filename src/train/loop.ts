@@ -1,0 +1,299 @@
+/**
+ * The training loop, top to bottom: data, model, optimizer, then epochs of
+ * explicit-gradient steps, each followed by a test evaluation, a metrics
+ * line and an atomic checkpoint. Stops cleanly at the epoch count or the
+ * time budget; a non-finite loss stops it and keeps the last good checkpoint.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { selectBackend } from "../backend/select.ts";
+import { countParams, type ParamTree } from "../core/params.ts";
+import { Rng } from "../core/rng.ts";
+import { writeFileAtomic } from "../core/safetensors.ts";
+import { brand } from "../core/tensor.ts";
+import { fillBatch } from "../data/batches.ts";
+import { loadCifar10 } from "../data/cifar.ts";
+import { modelSpec } from "../models/presets.ts";
+import { Progress } from "../cli/progress.ts";
+import { initAdamW } from "./adamw.ts";
+import { readCheckpoint, type RunState, saveCheckpoint } from "./checkpoint.ts";
+import { dataDir, type TrainConfig } from "./config.ts";
+import { evaluate } from "./evaluate.ts";
+import { learningRate } from "./schedule.ts";
+import { trainStep } from "./step.ts";
+
+/** One line of `metrics.jsonl`. */
+export interface EpochMetrics {
+  epoch: number;
+  step: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testAccuracy: number;
+  perClassAccuracy: number[];
+  lr: number;
+  /** Training seconds so far (evaluation excluded). */
+  trainSeconds: number;
+  imagesPerSecond: number;
+}
+
+/** `summary.json`. */
+export interface TrainSummary {
+  model: string;
+  preset: string;
+  params: number;
+  flopsPerImage: number;
+  epochs: number;
+  steps: number;
+  trainImages: number;
+  testImages: number;
+  trainSeconds: number;
+  imagesPerSecond: number;
+  testAccuracy: number;
+  bestTestAccuracy: number;
+  perClassAccuracy: number[];
+  confusion: number[][];
+  backend: string;
+  backendDescription: string;
+  stoppedBy: "epochs" | "minutes";
+  out: string;
+}
+
+/** Raised when the loss stops being finite. */
+export class NonFiniteLossError extends Error {}
+
+/** Options besides the config. */
+export interface TrainOptions {
+  /** Continue the run in this folder from its checkpoint. */
+  resume?: string;
+  /** Silence progress (tests). */
+  quiet?: boolean;
+}
+
+/** Train a model as `config` says; returns the summary it also writes. */
+export async function train(
+  config: TrainConfig,
+  options: TrainOptions = {},
+): Promise<TrainSummary> {
+  let resumed: Awaited<ReturnType<typeof readCheckpoint>> | null = null;
+  if (options.resume) {
+    resumed = await readCheckpoint(
+      join(options.resume, "checkpoint.safetensors"),
+    );
+    config = {
+      ...resumed.header.run.config,
+      out: options.resume,
+      backend: config.backend,
+    };
+  }
+  const backend = await selectBackend(config.backend, options.quiet);
+  const spec = modelSpec(config.model, config.preset);
+  const data = await loadCifar10(dataDir(config.data), {
+    trainSize: config.trainSize,
+    testSize: config.testSize,
+  });
+  const out = config.out;
+  await Deno.mkdir(out, { recursive: true });
+  if (!resumed) {
+    await writeFileAtomic(
+      join(out, "config.json"),
+      JSON.stringify(config, null, 2) + "\n",
+    );
+  }
+
+  const stepsPerEpoch = Math.floor(data.train.size / config.batchSize);
+  if (stepsPerEpoch < 1) {
+    throw new Error(
+      `--batch-size ${config.batchSize} is larger than the ${data.train.size} training images`,
+    );
+  }
+  const schedule = {
+    peakLr: config.lr,
+    warmupSteps: Math.round(config.warmupEpochs * stepsPerEpoch),
+    totalSteps: config.epochs * stepsPerEpoch,
+    minLr: config.lr * 0.01,
+  };
+  const optimizer = {
+    beta1: 0.9,
+    beta2: 0.999,
+    eps: 1e-8,
+    weightDecay: config.weightDecay,
+    clipNorm: config.clipNorm,
+  };
+
+  let rng = new Rng(config.seed);
+  let params: ParamTree = spec.init(rng.fork());
+  let state = initAdamW(params);
+  let run: RunState = {
+    config,
+    epoch: 0,
+    step: 0,
+    rng: rng.state,
+    bestTestAccuracy: 0,
+    trainSeconds: 0,
+  };
+  if (resumed) {
+    const template = params;
+    params = resumed.params(template);
+    const opt = resumed.optimizer(template);
+    if (!opt) {
+      throw new Error(
+        `${options.resume}: the checkpoint has no optimizer state, so the run cannot resume`,
+      );
+    }
+    tf.dispose([...Object.values(state.m), ...Object.values(state.v)]);
+    state = opt;
+    tf.dispose(template as tf.Tensor[]);
+    run = resumed.header.run;
+    rng = Rng.fromState(run.rng);
+  }
+  const ckpt = join(out, "checkpoint.safetensors"),
+    metricsFile = join(out, "metrics.jsonl");
+  const progress = new Progress({
+    tty: options.quiet ? false : undefined,
+    everySeconds: options.quiet ? 1e9 : 30,
+  });
+  const budgetSeconds = config.minutes > 0 ? config.minutes * 60 : Infinity;
+  const images = new Float32Array(config.batchSize * 3072),
+    labels = new Int32Array(config.batchSize);
+  let stoppedBy: TrainSummary["stoppedBy"] = "epochs";
+  let last = null as Awaited<ReturnType<typeof evaluate>> | null;
+
+  while (run.epoch < config.epochs && stoppedBy === "epochs") {
+    const epoch = run.epoch + 1;
+    const order = rng.permutation(data.train.size);
+    let lossSum = 0, correct = 0, seen = 0;
+    const epochStart = performance.now();
+    let lr = 0;
+    for (let s = 0; s < stepsPerEpoch; s++) {
+      if (
+        run.trainSeconds + (performance.now() - epochStart) / 1000 >=
+          budgetSeconds
+      ) {
+        stoppedBy = "minutes";
+        break;
+      }
+      fillBatch(
+        data.train,
+        order.subarray(s * config.batchSize, (s + 1) * config.batchSize),
+        images,
+        labels,
+        config.augment ? rng : null,
+      );
+      const batch = {
+        images: brand(tf.tensor4d(images, [config.batchSize, 32, 32, 3]), [
+          "batch",
+          "height",
+          "width",
+          "channels",
+        ]),
+        labels: tf.tensor1d(labels, "int32"),
+      };
+      lr = learningRate(schedule, run.step);
+      const r = await trainStep(spec.apply, params, state, batch, {
+        lr,
+        labelSmoothing: config.labelSmoothing,
+        optimizer,
+      }, rng);
+      tf.dispose([batch.images, batch.labels]);
+      params = r.params;
+      state = r.state;
+      if (!Number.isFinite(r.loss)) {
+        progress.done();
+        throw new NonFiniteLossError(
+          `The loss became ${r.loss} at epoch ${epoch}, step ${s + 1} (lr ${
+            lr.toExponential(2)
+          }); training stopped. ` +
+            `${
+              run.epoch > 0
+                ? `The last good checkpoint, from epoch ${run.epoch}, is kept in ${ckpt}.`
+                : "No checkpoint was written."
+            } ` +
+            `Try a lower --lr.`,
+        );
+      }
+      run.step++;
+      lossSum += r.loss * config.batchSize;
+      correct += r.correct;
+      seen += config.batchSize;
+      const elapsed = (performance.now() - epochStart) / 1000;
+      const ips = seen / elapsed;
+      const remaining = (config.epochs - epoch) * stepsPerEpoch +
+        (stepsPerEpoch - s - 1);
+      progress.update({
+        epoch,
+        epochs: config.epochs,
+        step: s + 1,
+        stepsPerEpoch,
+        loss: lossSum / seen,
+        accuracy: correct / seen,
+        imagesPerSecond: ips,
+        etaSeconds: Math.min(
+          (remaining * config.batchSize) / ips,
+          budgetSeconds - run.trainSeconds - elapsed,
+        ),
+      });
+    }
+    progress.done();
+    if (seen === 0) break;
+    run.trainSeconds += (performance.now() - epochStart) / 1000;
+    last = await evaluate(spec.apply, params, data.test);
+    run.epoch = epoch;
+    run.rng = rng.state;
+    run.bestTestAccuracy = Math.max(run.bestTestAccuracy, last.accuracy);
+    const metrics: EpochMetrics = {
+      epoch,
+      step: run.step,
+      trainLoss: lossSum / seen,
+      trainAccuracy: correct / seen,
+      testAccuracy: last.accuracy,
+      perClassAccuracy: last.perClassAccuracy,
+      lr,
+      trainSeconds: run.trainSeconds,
+      imagesPerSecond: seen / ((performance.now() - epochStart) / 1000),
+    };
+    await Deno.writeTextFile(metricsFile, JSON.stringify(metrics) + "\n", {
+      append: true,
+    });
+    await saveCheckpoint(ckpt, params, state, run);
+    if (!options.quiet) {
+      console.error(
+        `epoch ${epoch}: train loss ${
+          metrics.trainLoss.toFixed(4)
+        }, train acc ${(100 * metrics.trainAccuracy).toFixed(2)}%, ` +
+          `test acc ${(100 * last.accuracy).toFixed(2)}% (best ${
+            (100 * run.bestTestAccuracy).toFixed(2)
+          }%)`,
+      );
+    }
+  }
+  if (!last) last = await evaluate(spec.apply, params, data.test);
+  const summary: TrainSummary = {
+    model: config.model,
+    preset: config.preset,
+    params: countParams(params),
+    flopsPerImage: spec.flops,
+    epochs: run.epoch,
+    steps: run.step,
+    trainImages: data.train.size,
+    testImages: data.test.size,
+    trainSeconds: run.trainSeconds,
+    imagesPerSecond: (run.step * config.batchSize) /
+      Math.max(run.trainSeconds, 1e-9),
+    testAccuracy: last.accuracy,
+    bestTestAccuracy: Math.max(run.bestTestAccuracy, last.accuracy),
+    perClassAccuracy: last.perClassAccuracy,
+    confusion: last.confusion,
+    backend: backend.name,
+    backendDescription: backend.description,
+    stoppedBy,
+    out,
+  };
+  await writeFileAtomic(
+    join(out, "summary.json"),
+    JSON.stringify(summary, null, 2) + "\n",
+  );
+  tf.dispose([params, state.m, state.v] as unknown as tf.Tensor[]);
+  return summary;
+}

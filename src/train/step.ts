@@ -1,0 +1,105 @@
+/**
+ * One training step and one evaluation step, as functions of the parameter
+ * record: explicit gradients of the loss with `tf.valueAndGrads`, then AdamW.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import {
+  disposeTree,
+  leaves,
+  type ParamTree,
+  unflatten,
+} from "../core/params.ts";
+import type { Rng } from "../core/rng.ts";
+import type { Images, Logits } from "../core/tensor.ts";
+import { type AdamWConfig, type AdamWState, adamwStep } from "./adamw.ts";
+import { correctCount, crossEntropy } from "./loss.ts";
+
+/** A batch of images and integer labels. */
+export interface Batch {
+  images: Images;
+  labels: tf.Tensor1D;
+}
+
+/** A model as training sees it. */
+export type ApplyFn = (
+  params: ParamTree,
+  images: Images,
+  rng: Rng | null,
+) => Logits;
+
+/** Settings of one step. */
+export interface StepConfig {
+  lr: number;
+  labelSmoothing: number;
+  optimizer: AdamWConfig;
+}
+
+/** What a step reports (plain numbers: the step syncs once). */
+export interface StepResult<P extends ParamTree> {
+  params: P;
+  state: AdamWState<P>;
+  loss: number;
+  correct: number;
+  gradNorm: number;
+}
+
+/**
+ * Gradients of the mean loss on `batch` with respect to every leaf of
+ * `params`, then one AdamW update. Disposes the old parameters and state
+ * (the returned ones replace them), so a loop holds a constant number of
+ * tensors.
+ */
+export async function trainStep<P extends ParamTree>(
+  apply: ApplyFn,
+  params: P,
+  state: AdamWState<P>,
+  batch: Batch,
+  config: StepConfig,
+  rng: Rng,
+): Promise<StepResult<P>> {
+  let correct: tf.Tensor | null = null;
+  const lossOf = (...ws: tf.Tensor[]) => {
+    const logits = apply(unflatten(params, ws), batch.images, rng);
+    correct = tf.keep(correctCount(logits, batch.labels));
+    return crossEntropy(logits, batch.labels, config.labelSmoothing);
+  };
+  const { value, grads } = tf.valueAndGrads(lossOf)(leaves(params));
+  const next = adamwStep(
+    params,
+    unflatten(params, grads),
+    state,
+    config.lr,
+    config.optimizer,
+  );
+  const [loss, gradNorm, nCorrect] = await Promise.all([
+    value.data(),
+    next.gradNorm.data(),
+    correct!.data(),
+  ]);
+  tf.dispose([value, next.gradNorm, correct!, ...grads]);
+  disposeTree(params);
+  disposeTree(state.m);
+  disposeTree(state.v);
+  return {
+    params: next.params,
+    state: next.state,
+    loss: loss[0],
+    correct: nCorrect[0],
+    gradNorm: gradNorm[0],
+  };
+}
+
+/** Logits for a batch in evaluation mode (no dropout), read back as arrays. */
+export async function predict(
+  apply: ApplyFn,
+  params: ParamTree,
+  images: Images,
+): Promise<{ logits: Float32Array; classes: number }> {
+  const logits = tf.tidy(() => apply(params, images, null));
+  const data = (await logits.data()) as Float32Array;
+  const classes = logits.shape[1]!;
+  logits.dispose();
+  return { logits: data, classes };
+}

@@ -1,0 +1,133 @@
+/**
+ * `deno task train:cnn` / `deno task train:vit`: train one model on CIFAR-10.
+ * Run with --help for the flags.
+ */
+import { parseArgs } from "node:util";
+import { BACKEND_NAMES, type BackendName } from "../src/backend/select.ts";
+import { numberFlag, runMain, stamp, UsageError } from "../src/cli/args.ts";
+import { type ModelKind, PRESET_NAMES } from "../src/models/presets.ts";
+import { defaultConfig, type TrainConfig } from "../src/train/config.ts";
+import { train } from "../src/train/loop.ts";
+
+function help(model: string): string {
+  const d = defaultConfig(model as ModelKind);
+  return `Train the ${
+    model === "cnn" ? "CNN with self-attention" : "ViT"
+  } on CIFAR-10.
+
+Usage: deno task train:${model} [flags]
+
+  --preset NAME        ${PRESET_NAMES.join(" | ")} (default ${d.preset})
+  --epochs N           epochs (default ${d.epochs})
+  --minutes M          time budget for training; stops cleanly and evaluates (default: none)
+  --batch-size N       images per step (default ${d.batchSize})
+  --lr X               peak learning rate (default ${d.lr})
+  --weight-decay X     AdamW decoupled weight decay (default ${d.weightDecay})
+  --warmup-epochs X    linear warmup before the cosine decay (default ${d.warmupEpochs})
+  --label-smoothing X  (default ${d.labelSmoothing})
+  --no-augment         no random crop and flip
+  --seed N             seed for initialisation, order, augmentation (default ${d.seed})
+  --data DIR|sample    CIFAR-10 binary folder (default $CIFAR10_DIR or ${d.data}); "sample" = shipped 1,000/200 images
+  --train-size N       use the first N training images
+  --test-size N        use the first N test images
+  --backend NAME       ${BACKEND_NAMES.join(" | ")} (default auto)
+  --out DIR            output folder (default runs/${model}-<timestamp>)
+  --resume DIR         continue the run in DIR from its checkpoint
+  --help               this text
+`;
+}
+
+export async function main(args: string[]): Promise<void> {
+  const model = args[0];
+  if (model !== "cnn" && model !== "vit") {
+    throw new UsageError(
+      `The first argument must be cnn or vit, got "${model}"`,
+    );
+  }
+  const { values: v } = parseArgs({
+    args: args.slice(1),
+    strict: true,
+    options: {
+      preset: { type: "string" },
+      epochs: { type: "string" },
+      minutes: { type: "string" },
+      "batch-size": { type: "string" },
+      lr: { type: "string" },
+      "weight-decay": { type: "string" },
+      "warmup-epochs": { type: "string" },
+      "label-smoothing": { type: "string" },
+      "no-augment": { type: "boolean" },
+      seed: { type: "string" },
+      data: { type: "string" },
+      "train-size": { type: "string" },
+      "test-size": { type: "string" },
+      backend: { type: "string" },
+      out: { type: "string" },
+      resume: { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
+  if (v.help) {
+    console.log(help(model));
+    return;
+  }
+  const d = defaultConfig(model);
+  if (
+    v.preset !== undefined &&
+    !PRESET_NAMES.includes(v.preset as typeof PRESET_NAMES[number])
+  ) {
+    throw new UsageError(
+      `--preset must be one of ${PRESET_NAMES.join(", ")}, got "${v.preset}"`,
+    );
+  }
+  if (
+    v.backend !== undefined && !BACKEND_NAMES.includes(v.backend as BackendName)
+  ) {
+    throw new UsageError(
+      `--backend must be one of ${
+        BACKEND_NAMES.join(", ")
+      }, got "${v.backend}"`,
+    );
+  }
+  const config: TrainConfig = {
+    ...d,
+    preset: v.preset ?? d.preset,
+    epochs: numberFlag("epochs", v.epochs, { integer: true, min: 1 }) ??
+      d.epochs,
+    minutes: numberFlag("minutes", v.minutes, { min: 0 }) ?? d.minutes,
+    batchSize:
+      numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }) ??
+        d.batchSize,
+    lr: numberFlag("lr", v.lr, { min: 0 }) ?? d.lr,
+    weightDecay: numberFlag("weight-decay", v["weight-decay"], { min: 0 }) ??
+      d.weightDecay,
+    warmupEpochs: numberFlag("warmup-epochs", v["warmup-epochs"], { min: 0 }) ??
+      d.warmupEpochs,
+    labelSmoothing:
+      numberFlag("label-smoothing", v["label-smoothing"], { min: 0, max: 1 }) ??
+        d.labelSmoothing,
+    augment: !v["no-augment"],
+    seed: numberFlag("seed", v.seed, { integer: true, min: 0 }) ?? d.seed,
+    data: v.data ?? Deno.env.get("CIFAR10_DIR") ?? d.data,
+    trainSize: numberFlag("train-size", v["train-size"], {
+      integer: true,
+      min: 1,
+    }),
+    testSize: numberFlag("test-size", v["test-size"], {
+      integer: true,
+      min: 1,
+    }),
+    backend: (v.backend ?? d.backend) as BackendName,
+    out: v.out ?? `runs/${model}-${stamp()}`,
+  };
+  const summary = await train(config, { resume: v.resume });
+  console.log(
+    JSON.stringify(
+      summary,
+      (k, val) => (k === "confusion" ? undefined : val),
+      2,
+    ),
+  );
+}
+
+if (import.meta.main) await runMain(() => main(Deno.args));

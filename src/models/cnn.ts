@@ -91,8 +91,20 @@ function convNormRelu(p: ConvNormParams, x: Images, groups: number): Images {
   return cast(tf.relu(groupNorm(p.norm, conv2d(p.conv, x), groups)));
 }
 
-function maxPool(x: Images): Images {
-  return cast(tf.maxPool(x as tf.Tensor4D, 2, 2, "valid"));
+/**
+ * 2x2 max-pooling, stride 2, from split and maximum: the same function as
+ * `tf.maxPool(x, 2, 2, "valid")`, whose gradient (MaxPoolGrad) is a slow
+ * naive loop on tfjs's wasm backend.
+ */
+export function maxPool2x2(x: Images): Images {
+  const [b, h, w, c] = x.shape as number[];
+  if (h % 2 !== 0 || w % 2 !== 0) throw new Error(`maxPool2x2: height ${h} and width ${w} must be even`);
+  return cast(tf.tidy(() => {
+    const [top, bottom] = tf.split(x.reshape([b * (h / 2), 2 * w * c]), 2, 1); // 2 x (B·H/2, W·C)
+    const rows = tf.maximum(top, bottom).reshape([b * (h / 2) * (w / 2), 2 * c]); // (B·H/2·W/2, 2C)
+    const [left, right] = tf.split(rows, 2, 1); // 2 x (B·H/2·W/2, C)
+    return tf.maximum(left, right).reshape([b, h / 2, w / 2, c]);
+  }));
 }
 
 /** Run the network up to (not including) stage `stop`'s attention, collecting nothing. */
@@ -112,7 +124,7 @@ function features(
   config.stages.forEach((s, i) => {
     const p = params.stages[i];
     x = convNormRelu(p.conv, x, config.groups);
-    if (s.downsample) x = maxPool(x);
+    if (s.downsample) x = maxPool2x2(x);
     if (p.attn) {
       onAttention?.(i, p.attn, x);
       x = selfAttention2d(p.attn, x, attnConfig(config, s.width));

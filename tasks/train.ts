@@ -11,9 +11,7 @@ import { train } from "../src/train/loop.ts";
 
 function help(model: string): string {
   const d = defaultConfig(model as ModelKind);
-  return `Train the ${
-    model === "cnn" ? "CNN with self-attention" : "ViT"
-  } on CIFAR-10.
+  return `Train the ${model === "cnn" ? "CNN with self-attention" : "ViT"} on CIFAR-10.
 
 Usage: deno task train:${model} [flags]
 
@@ -84,9 +82,7 @@ export async function main(args: string[]): Promise<void> {
     v.backend !== undefined && !BACKEND_NAMES.includes(v.backend as BackendName)
   ) {
     throw new UsageError(
-      `--backend must be one of ${
-        BACKEND_NAMES.join(", ")
-      }, got "${v.backend}"`,
+      `--backend must be one of ${BACKEND_NAMES.join(", ")}, got "${v.backend}"`,
     );
   }
   const config: TrainConfig = {
@@ -95,17 +91,15 @@ export async function main(args: string[]): Promise<void> {
     epochs: numberFlag("epochs", v.epochs, { integer: true, min: 1 }) ??
       d.epochs,
     minutes: numberFlag("minutes", v.minutes, { min: 0 }) ?? d.minutes,
-    batchSize:
-      numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }) ??
-        d.batchSize,
+    batchSize: numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }) ??
+      d.batchSize,
     lr: numberFlag("lr", v.lr, { min: 0 }) ?? d.lr,
     weightDecay: numberFlag("weight-decay", v["weight-decay"], { min: 0 }) ??
       d.weightDecay,
     warmupEpochs: numberFlag("warmup-epochs", v["warmup-epochs"], { min: 0 }) ??
       d.warmupEpochs,
-    labelSmoothing:
-      numberFlag("label-smoothing", v["label-smoothing"], { min: 0, max: 1 }) ??
-        d.labelSmoothing,
+    labelSmoothing: numberFlag("label-smoothing", v["label-smoothing"], { min: 0, max: 1 }) ??
+      d.labelSmoothing,
     augment: !v["no-augment"],
     seed: numberFlag("seed", v.seed, { integer: true, min: 0 }) ?? d.seed,
     data: v.data ?? Deno.env.get("CIFAR10_DIR") ?? d.data,

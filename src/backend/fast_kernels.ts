@@ -20,10 +20,12 @@ import {
   type WasmBackend,
 } from "./wasm_internals.ts";
 
-// deno-lint-ignore no-explicit-any
+// Kernel attributes and the backend object are untyped in tfjs's kernel API.
 type KernelArgs = {
   inputs: Record<string, TensorInfo>;
+  // deno-lint-ignore no-explicit-any
   backend: any;
+  // deno-lint-ignore no-explicit-any
   attrs: any;
 };
 type KernelFunc = (args: KernelArgs) => TensorInfo | TensorInfo[];
@@ -292,9 +294,7 @@ function conv2dForward(sgemm: Sgemm): (original: KernelFunc) => KernelFunc {
   return (original) => (args) => {
     const { inputs: { x, filter }, attrs } = args;
     const backend = args.backend as WasmBackend;
-    const g = x.dtype === "float32"
-      ? conv1Info(x.shape, filter.shape, attrs)
-      : null;
+    const g = x.dtype === "float32" ? conv1Info(x.shape, filter.shape, attrs) : null;
     if (!g || g.padTop < 0 || g.padLeft < 0) return original(args);
     const [, , cIn, cOut] = filter.shape;
     const gridH = g.outH + g.kh - 1, gridW = g.outW + g.kw - 1;
@@ -339,9 +339,7 @@ function conv2dBackpropInput(
   return (original) => (args) => {
     const { inputs: { dy, filter }, attrs } = args;
     const backend = args.backend as WasmBackend;
-    const g = dy.dtype === "float32"
-      ? conv1Info(attrs.inputShape, filter.shape, attrs)
-      : null;
+    const g = dy.dtype === "float32" ? conv1Info(attrs.inputShape, filter.shape, attrs) : null;
     if (!g) return original(args);
     const [kh, kw, cIn, cOut] = filter.shape;
     const top = kh - 1 - g.padTop, left = kw - 1 - g.padLeft;
@@ -372,8 +370,7 @@ function conv2dBackpropInput(
         kw,
         cOut: cIn,
         transposeW: true,
-        weight: (a, b) =>
-          fOff + ((kh - 1 - a) * kw + (kw - 1 - b)) * cIn * cOut,
+        weight: (a, b) => fOff + ((kh - 1 - a) * kw + (kw - 1 - b)) * cIn * cOut,
       }, { offset: floatOffset(backend, out), outH: g.inH, outW: g.inW });
     } finally {
       grid.free();
@@ -383,23 +380,13 @@ function conv2dBackpropInput(
 }
 
 /** dW of a conv: Σ over positions of the shifted input ᵀ · dy, one sgemm per tap. */
-function conv2dBackpropFilter(
-  sgemm: Sgemm,
-  fallback: KernelFunc | null,
-): KernelFunc {
+function conv2dBackpropFilter(sgemm: Sgemm): KernelFunc {
   return (args) => {
     const { inputs: { x, dy }, attrs } = args;
     const backend = args.backend as WasmBackend;
     const filterShape = attrs.filterShape as number[];
-    const g = x.dtype === "float32"
-      ? conv1Info(x.shape, filterShape, attrs)
-      : null;
-    if (!g || g.padTop < 0 || g.padLeft < 0) {
-      if (fallback) return fallback(args);
-      throw new Error(
-        "Conv2DBackpropFilter: only stride-1, dilation-1 NHWC convolutions are supported on the fast path",
-      );
-    }
+    const g = conv1Info(x.shape, filterShape, attrs);
+    if (!g || g.padTop < 0 || g.padLeft < 0) return conv2dBackpropFilterGather(sgemm, args);
     const [kh, kw, cIn, cOut] = filterShape;
     const gridH = g.outH + kh - 1, gridW = g.outW + kw - 1;
     const out = backend.makeOutput(filterShape, "float32");
@@ -452,6 +439,78 @@ function conv2dBackpropFilter(
     }
     return out;
   };
+}
+
+/**
+ * dW for any stride, dilation and padding (NHWC): per tap, gather the input
+ * pixel each output position reads (zero outside the image), then one sgemm.
+ */
+function conv2dBackpropFilterGather(sgemm: Sgemm, args: KernelArgs): TensorInfo {
+  const { inputs: { x, dy }, attrs } = args;
+  const backend = args.backend as WasmBackend;
+  if (attrs.dataFormat && attrs.dataFormat !== "NHWC") {
+    throw new Error(
+      "Conv2DBackpropFilter: the fast CPU path supports only NHWC (channels-last) data",
+    );
+  }
+  const ci = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    attrs.filterShape,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    false,
+    "channelsLast",
+  );
+  const [kh, kw, cIn, cOut] = attrs.filterShape as number[];
+  const out = backend.makeOutput(attrs.filterShape, "float32");
+  const m = ci.batchSize * ci.outHeight * ci.outWidth;
+  const cols = scratch(backend, Math.max(1, m * cIn));
+  try {
+    const xo = floatOffset(backend, x),
+      dyo = floatOffset(backend, dy),
+      oo = floatOffset(backend, out);
+    for (let a = 0; a < kh; a++) {
+      for (let b = 0; b < kw; b++) {
+        const H = heapF32(backend);
+        let row = cols.offset;
+        for (let n = 0; n < ci.batchSize; n++) {
+          for (let i = 0; i < ci.outHeight; i++) {
+            const y = i * ci.strideHeight + a * ci.dilationHeight - ci.padInfo.top;
+            for (let j = 0; j < ci.outWidth; j++, row += cIn) {
+              const xx = j * ci.strideWidth + b * ci.dilationWidth - ci.padInfo.left;
+              if (y < 0 || y >= ci.inHeight || xx < 0 || xx >= ci.inWidth) {
+                H.fill(0, row, row + cIn);
+              } else {
+                const src = xo + ((n * ci.inHeight + y) * ci.inWidth + xx) * cIn;
+                H.copyWithin(row, src, src + cIn);
+              }
+            }
+          }
+        }
+        if (m === 0) H.fill(0, oo + (a * kw + b) * cIn * cOut, oo + (a * kw + b + 1) * cIn * cOut);
+        else {sgemm(
+            true,
+            false,
+            cIn,
+            cOut,
+            m,
+            1,
+            H.subarray(cols.offset),
+            cIn,
+            H.subarray(dyo),
+            cOut,
+            0,
+            H.subarray(oo + (a * kw + b) * cIn * cOut),
+            cOut,
+          );}
+      }
+    }
+  } finally {
+    cols.free();
+  }
+  return out;
 }
 
 /** Slice by copying contiguous runs inside the heap (the stock kernel copies the whole input out first). */
@@ -535,9 +594,7 @@ function sumKernel(sgemm: Sgemm): (original: KernelFunc) => KernelFunc {
     const { inputs: { x }, attrs: { axis, keepDims } } = args;
     const backend = args.backend as WasmBackend;
     if (x.dtype !== "float32") return original(args);
-    const axes = [...tf.util.parseAxisParam(axis, x.shape)].sort((a, b) =>
-      a - b
-    );
+    const axes = [...tf.util.parseAxisParam(axis, x.shape)].sort((a, b) => a - b);
     const r = x.shape.length;
     const first = axes[0], last = axes[axes.length - 1];
     const contiguous = axes.length > 0 && last - first + 1 === axes.length;
@@ -603,15 +660,14 @@ export function installFastKernels(
     replaceKernel("Sum", sumKernel(sgemm));
   }
   replaceKernel("Identity", identity);
-  const existing = tf.getKernel("Conv2DBackpropFilter", "wasm");
-  if (existing) tf.unregisterKernel("Conv2DBackpropFilter", "wasm");
+  // Absent from stock tfjs-backend-wasm 4.22.0: registered, not replaced.
+  if (tf.getKernel("Conv2DBackpropFilter", "wasm")) {
+    tf.unregisterKernel("Conv2DBackpropFilter", "wasm");
+  }
   tf.registerKernel({
     kernelName: "Conv2DBackpropFilter",
     backendName: "wasm",
-    kernelFunc: conv2dBackpropFilter(
-      sgemm,
-      (existing?.kernelFunc as unknown as KernelFunc) ?? null,
-    ) as unknown as tf.KernelFunc,
+    kernelFunc: conv2dBackpropFilter(sgemm) as unknown as tf.KernelFunc,
   });
   let fastSlice: KernelFunc | null = null;
   replaceKernel("Slice", (orig) => (fastSlice = slice(orig)));

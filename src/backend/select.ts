@@ -100,9 +100,7 @@ export async function selectBackend(
         "--backend webgpu: navigator.gpu offers no adapter here; use --backend auto or fast",
       );
     }
-    resolved = adapter && (name === "webgpu" || !isSoftwareAdapter(adapter))
-      ? "webgpu"
-      : "fast";
+    resolved = adapter && (name === "webgpu" || !isSoftwareAdapter(adapter)) ? "webgpu" : "fast";
     if (resolved === "webgpu") {
       description = `webgpu on ${describeAdapter(adapter!)}`;
     }

@@ -55,7 +55,7 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
 /** A timestamp for folder names: `20261126-142233`. */
 export function stamp(date = new Date()): string {
   const p = (n: number) => String(n).padStart(2, "0");
-  return `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}-${
-    p(date.getHours())
-  }${p(date.getMinutes())}${p(date.getSeconds())}`;
+  return `${date.getFullYear()}${p(date.getMonth() + 1)}${p(date.getDate())}-${p(date.getHours())}${
+    p(date.getMinutes())
+  }${p(date.getSeconds())}`;
 }

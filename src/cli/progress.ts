@@ -22,9 +22,7 @@ function clock(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
   const s = Math.max(0, Math.round(seconds));
   const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
-  return h > 0
-    ? `${h}h${String(m).padStart(2, "0")}m`
-    : `${m}m${String(s % 60).padStart(2, "0")}s`;
+  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : `${m}m${String(s % 60).padStart(2, "0")}s`;
 }
 
 /** Format one progress line (without a bar). */
@@ -32,9 +30,9 @@ export function formatProgress(p: ProgressInfo): string {
   return `epoch ${p.epoch}/${p.epochs} step ${p.step}/${p.stepsPerEpoch} loss ${
     p.loss.toFixed(4)
   } ` +
-    `acc ${(100 * p.accuracy).toFixed(1)}% ${
-      p.imagesPerSecond.toFixed(0)
-    } img/s ETA ${clock(p.etaSeconds)}`;
+    `acc ${(100 * p.accuracy).toFixed(1)}% ${p.imagesPerSecond.toFixed(0)} img/s ETA ${
+      clock(p.etaSeconds)
+    }`;
 }
 
 /** Writes progress to stderr: a bar on a terminal, a line every `everySeconds` otherwise. */

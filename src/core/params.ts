@@ -25,9 +25,7 @@ function isTensor(x: unknown): x is tf.Tensor {
 export function flatten(tree: ParamTree, prefix = ""): [string, tf.Tensor][] {
   if (isTensor(tree)) return [[prefix, tree]];
   const out: [string, tf.Tensor][] = [];
-  const keys = Array.isArray(tree)
-    ? tree.map((_, i) => String(i))
-    : Object.keys(tree).sort();
+  const keys = Array.isArray(tree) ? tree.map((_, i) => String(i)) : Object.keys(tree).sort();
   for (const k of keys) {
     const child = (tree as Record<string, ParamTree>)[k];
     out.push(...flatten(child, prefix ? `${prefix}.${k}` : k));

@@ -120,16 +120,12 @@ export function decodeSafetensors(
     }
     if (end - begin !== n * 4) {
       fail(
-        `tensor "${name}" of shape [${info.shape}] needs ${n * 4} bytes, has ${
-          end - begin
-        }`,
+        `tensor "${name}" of shape [${info.shape}] needs ${n * 4} bytes, has ${end - begin}`,
       );
     }
     // Copy so the result is aligned and owns its memory.
     const copy = bytes.slice(base + begin, base + end);
-    const data = info.dtype === "F32"
-      ? new Float32Array(copy.buffer)
-      : new Int32Array(copy.buffer);
+    const data = info.dtype === "F32" ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer);
     tensors.set(name, {
       dtype: info.dtype as RawTensor["dtype"],
       shape: info.shape,

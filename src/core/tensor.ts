@@ -80,9 +80,9 @@ export function checkShape(
     const want = sizes[i];
     if (want !== null && want !== undefined && x.shape[i] !== want) {
       throw new Error(
-        `Expected ${what} of shape [${expected}], got shape [${x.shape}] (axis "${
-          axes[i]
-        }" is ${x.shape[i]}, not ${want})`,
+        `Expected ${what} of shape [${expected}], got shape [${x.shape}] (axis "${axes[i]}" is ${
+          x.shape[i]
+        }, not ${want})`,
       );
     }
   }

@@ -32,9 +32,7 @@ export function attentionWeights(q: BHSD, k: BHSD): AttentionWeights {
   checkQK(q, k);
   const d = q.shape[3]!;
   return cast(
-    tf.tidy(() =>
-      tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d)))
-    ),
+    tf.tidy(() => tf.softmax(tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(d)))),
   );
 }
 

@@ -98,7 +98,9 @@ function convNormRelu(p: ConvNormParams, x: Images, groups: number): Images {
  */
 export function maxPool2x2(x: Images): Images {
   const [b, h, w, c] = x.shape as number[];
-  if (h % 2 !== 0 || w % 2 !== 0) throw new Error(`maxPool2x2: height ${h} and width ${w} must be even`);
+  if (h % 2 !== 0 || w % 2 !== 0) {
+    throw new Error(`maxPool2x2: height ${h} and width ${w} must be even`);
+  }
   return cast(tf.tidy(() => {
     const [top, bottom] = tf.split(x.reshape([b * (h / 2), 2 * w * c]), 2, 1); // 2 x (B·H/2, W·C)
     const rows = tf.maximum(top, bottom).reshape([b * (h / 2) * (w / 2), 2 * c]); // (B·H/2·W/2, 2C)

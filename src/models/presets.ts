@@ -7,20 +7,8 @@
 import type { Rng } from "../core/rng.ts";
 import type { ParamTree } from "../core/params.ts";
 import type { Images, Logits } from "../core/tensor.ts";
-import {
-  cnn,
-  type CNNConfig,
-  cnnFlops,
-  cnnParamCount,
-  initCNN,
-} from "./cnn.ts";
-import {
-  initViT,
-  vit,
-  type ViTConfig,
-  vitFlops,
-  vitParamCount,
-} from "./vit.ts";
+import { cnn, type CNNConfig, cnnFlops, cnnParamCount, initCNN } from "./cnn.ts";
+import { initViT, vit, type ViTConfig, vitFlops, vitParamCount } from "./vit.ts";
 
 /** The two kinds of model. */
 export type ModelKind = "cnn" | "vit";

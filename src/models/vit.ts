@@ -9,17 +9,8 @@
 import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../core/rng.ts";
 import { truncNormal } from "../core/params.ts";
-import {
-  cast,
-  checkShape,
-  type Images,
-  type Logits,
-  type Tokens,
-} from "../core/tensor.ts";
-import {
-  type AttentionWeights,
-  selfAttentionWeights,
-} from "../layers/attention.ts";
+import { cast, checkShape, type Images, type Logits, type Tokens } from "../core/tensor.ts";
+import { type AttentionWeights, selfAttentionWeights } from "../layers/attention.ts";
 import {
   encoderBlock,
   type EncoderConfig,

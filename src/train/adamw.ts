@@ -52,9 +52,7 @@ export function decays(name: string, t: tf.Tensor): boolean {
 
 /** The global L2 norm of a list of gradients, as a scalar tensor. */
 export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() =>
-    tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))))
-  );
+  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
 }
 
 /**

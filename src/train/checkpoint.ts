@@ -57,8 +57,17 @@ export interface CheckpointHeader {
   run: RunState & { optStep: number | null };
 }
 
+/** A checkpoint read from disk, not yet matched to a model. */
+export interface LoadedCheckpoint {
+  header: CheckpointHeader;
+  /** Parameters shaped like `template`; errors name mismatched tensors. */
+  params<P extends ParamTree>(template: P): P;
+  /** Optimizer state shaped like `template`, or null if the file has none. */
+  optimizer<P extends ParamTree>(template: P): AdamWState<P> | null;
+}
+
 /** Read a checkpoint file's header and its raw contents. */
-export async function readCheckpoint(path: string) {
+export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
   let bytes: Uint8Array;
   try {
     bytes = await Deno.readFile(path);

@@ -53,7 +53,7 @@ export function defaultConfig(model: ModelKind): TrainConfig {
 }
 
 /** The folder of the shipped sample (1,000 training and 200 test images). */
-export const SAMPLE_DIR = new URL(
+export const SAMPLE_DIR: URL = new URL(
   "../../data/sample/cifar-10-batches-bin",
   import.meta.url,
 );

@@ -69,6 +69,8 @@ export interface TrainOptions {
   resume?: string;
   /** Silence progress (tests). */
   quiet?: boolean;
+  /** Stop after this epoch as if interrupted, leaving the run resumable (tests). */
+  stopAfterEpoch?: number;
 }
 
 /** Train a model as `config` says; returns the summary it also writes. */
@@ -160,7 +162,9 @@ export async function train(
   let stoppedBy: TrainSummary["stoppedBy"] = "epochs";
   let last = null as Awaited<ReturnType<typeof evaluate>> | null;
 
-  while (run.epoch < config.epochs && stoppedBy === "epochs") {
+  while (
+    run.epoch < config.epochs && stoppedBy === "epochs" && run.epoch !== options.stopAfterEpoch
+  ) {
     const epoch = run.epoch + 1;
     const order = rng.permutation(data.train.size);
     let lossSum = 0, correct = 0, seen = 0;
@@ -259,9 +263,9 @@ export async function train(
     await saveCheckpoint(ckpt, params, state, run);
     if (!options.quiet) {
       console.error(
-        `epoch ${epoch}: train loss ${
-          metrics.trainLoss.toFixed(4)
-        }, train acc ${(100 * metrics.trainAccuracy).toFixed(2)}%, ` +
+        `epoch ${epoch}: train loss ${metrics.trainLoss.toFixed(4)}, train acc ${
+          (100 * metrics.trainAccuracy).toFixed(2)
+        }%, ` +
           `test acc ${(100 * last.accuracy).toFixed(2)}% (best ${
             (100 * run.bestTestAccuracy).toFixed(2)
           }%)`,

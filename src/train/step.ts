@@ -5,12 +5,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import {
-  disposeTree,
-  leaves,
-  type ParamTree,
-  unflatten,
-} from "../core/params.ts";
+import { disposeTree, leaves, type ParamTree, unflatten } from "../core/params.ts";
 import type { Rng } from "../core/rng.ts";
 import type { Images, Logits } from "../core/tensor.ts";
 import { type AdamWConfig, type AdamWState, adamwStep } from "./adamw.ts";

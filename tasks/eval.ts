@@ -1,0 +1,87 @@
+/**
+ * `deno task eval --checkpoint PATH [--data DIR] [--json]`: test accuracy and
+ * per-class accuracy of a saved checkpoint (its metadata names the model and
+ * preset).
+ */
+import { parseArgs } from "node:util";
+import { BACKEND_NAMES, type BackendName, selectBackend } from "../src/backend/select.ts";
+import { numberFlag, runMain, UsageError } from "../src/cli/args.ts";
+import { disposeTree } from "../src/core/params.ts";
+import { Rng } from "../src/core/rng.ts";
+import { CLASS_NAMES, loadCifar10 } from "../src/data/cifar.ts";
+import { type ModelKind, modelSpec } from "../src/models/presets.ts";
+import { readCheckpoint } from "../src/train/checkpoint.ts";
+import { dataDir } from "../src/train/config.ts";
+import { evaluate } from "../src/train/evaluate.ts";
+
+const HELP = `Evaluate a checkpoint on the CIFAR-10 test set.
+
+Usage: deno task eval --checkpoint PATH [--data DIR|sample] [--test-size N] [--backend NAME] [--json]
+`;
+
+async function main(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      checkpoint: { type: "string" },
+      data: { type: "string" },
+      "test-size": { type: "string" },
+      backend: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean" },
+    },
+  });
+  if (v.help) return void console.log(HELP);
+  if (!v.checkpoint) {
+    throw new UsageError(
+      "--checkpoint PATH is required (a checkpoint.safetensors from a training run)",
+    );
+  }
+  if (v.backend !== undefined && !BACKEND_NAMES.includes(v.backend as BackendName)) {
+    throw new UsageError(
+      `--backend must be one of ${BACKEND_NAMES.join(", ")}, got "${v.backend}"`,
+    );
+  }
+  const ckpt = await readCheckpoint(v.checkpoint);
+  const backend = await selectBackend((v.backend ?? "auto") as BackendName, v.json);
+  const spec = modelSpec(ckpt.header.model as ModelKind, ckpt.header.preset);
+  const template = spec.init(new Rng(0));
+  const params = ckpt.params(template);
+  disposeTree(template);
+  const data = await loadCifar10(
+    dataDir(v.data ?? Deno.env.get("CIFAR10_DIR") ?? "data/cifar-10-batches-bin"),
+    {
+      trainSize: 1,
+      testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),
+    },
+  );
+  const result = await evaluate(spec.apply, params, data.test);
+  disposeTree(params);
+  if (v.json) {
+    console.log(JSON.stringify({
+      checkpoint: v.checkpoint,
+      model: spec.kind,
+      preset: spec.preset,
+      params: spec.paramCount,
+      testImages: result.size,
+      testAccuracy: result.accuracy,
+      perClassAccuracy: Object.fromEntries(
+        CLASS_NAMES.map((c, i) => [c, result.perClassAccuracy[i]]),
+      ),
+      backend: backend.name,
+    }));
+    return;
+  }
+  console.log(
+    `${spec.kind} ${spec.preset} (${
+      spec.paramCount.toLocaleString("en-US")
+    } parameters), ${result.size} test images`,
+  );
+  console.log(`test accuracy: ${(100 * result.accuracy).toFixed(2)}%`);
+  for (const [i, c] of CLASS_NAMES.entries()) {
+    console.log(`  ${c.padEnd(11)} ${(100 * result.perClassAccuracy[i]).toFixed(1)}%`);
+  }
+}
+
+if (import.meta.main) await runMain(() => main(Deno.args));

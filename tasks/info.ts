@@ -1,0 +1,48 @@
+/**
+ * `deno task info`: each preset's exact parameter count and forward FLOPs
+ * per image, for both models. `--json` prints one JSON array.
+ */
+import { parseArgs } from "node:util";
+import { runMain } from "../src/cli/args.ts";
+import { modelSpec, PRESET_NAMES } from "../src/models/presets.ts";
+
+/** One row per model and preset. */
+export function presetTable(): {
+  model: string;
+  preset: string;
+  params: number;
+  mflopsPerImage: number;
+}[] {
+  return PRESET_NAMES.flatMap((preset) =>
+    (["cnn", "vit"] as const).map((model) => {
+      const spec = modelSpec(model, preset);
+      return {
+        model,
+        preset,
+        params: spec.paramCount,
+        mflopsPerImage: Math.round(spec.flops / 1e5) / 10,
+      };
+    })
+  );
+}
+
+function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { json: { type: "boolean" } }, strict: true });
+  const rows = presetTable();
+  if (values.json) {
+    console.log(JSON.stringify(rows));
+    return Promise.resolve();
+  }
+  console.log("| preset | model | parameters | forward MFLOPs / image |");
+  console.log("|---|---|---:|---:|");
+  for (const r of rows) {
+    console.log(
+      `| ${r.preset} | ${r.model} | ${r.params.toLocaleString("en-US")} | ${
+        r.mflopsPerImage.toFixed(1)
+      } |`,
+    );
+  }
+  return Promise.resolve();
+}
+
+if (import.meta.main) await runMain(() => main(Deno.args));

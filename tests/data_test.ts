@@ -1,0 +1,87 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Rng } from "../src/core/rng.ts";
+import { CIFAR_MEAN, CIFAR_STD, fillBatch } from "../src/data/batches.ts";
+import { IMAGE_BYTES, loadCifar10, parseBatch, RECORD_BYTES } from "../src/data/cifar.ts";
+import { dataDir } from "../src/train/config.ts";
+
+/** n records whose label is i % 10 and whose pixels are all `i`. */
+function records(n: number, label = (i: number) => i % 10): Uint8Array {
+  const bytes = new Uint8Array(n * RECORD_BYTES);
+  for (let i = 0; i < n; i++) {
+    bytes[i * RECORD_BYTES] = label(i);
+    bytes.fill(i % 256, i * RECORD_BYTES + 1, (i + 1) * RECORD_BYTES);
+  }
+  return bytes;
+}
+
+async function folder(files: Record<string, Uint8Array>): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  for (const [name, bytes] of Object.entries(files)) await Deno.writeFile(join(dir, name), bytes);
+  return dir;
+}
+
+Deno.test("loadCifar10() reads the binary layout from synthetic files", async () => {
+  const dir = await folder({
+    "data_batch_1.bin": records(5),
+    "data_batch_2.bin": records(3),
+    "test_batch.bin": records(4),
+  });
+  const data = await loadCifar10(dir);
+  assert.equal(data.train.size, 8);
+  assert.equal(data.test.size, 4);
+  assert.deepEqual([...data.train.labels], [0, 1, 2, 3, 4, 0, 1, 2]);
+  assert.equal(data.train.images[6 * IMAGE_BYTES], 1); // record 1 of the second file
+  const small = await loadCifar10(dir, { trainSize: 2, testSize: 1 });
+  assert.deepEqual([small.train.size, small.test.size], [2, 1]);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("loadCifar10() names the file and problem for corrupt or missing data", async () => {
+  const truncated = await folder({
+    "data_batch_1.bin": records(2).subarray(0, 5000),
+    "test_batch.bin": records(1),
+  });
+  await assert.rejects(
+    loadCifar10(truncated),
+    /data_batch_1\.bin: 5000 bytes is not a whole number of 3073-byte/,
+  );
+  const badLabel = await folder({
+    "data_batch_1.bin": records(3, (i) => (i === 2 ? 11 : 0)),
+    "test_batch.bin": records(1),
+  });
+  await assert.rejects(loadCifar10(badLabel), /data_batch_1\.bin: record 2 has label 11/);
+  const gap = await folder({
+    "data_batch_1.bin": records(1),
+    "data_batch_3.bin": records(1),
+    "test_batch.bin": records(1),
+  });
+  await assert.rejects(
+    loadCifar10(gap),
+    /data_batch_2\.bin is missing but data_batch_3\.bin exists/,
+  );
+  const empty = await Deno.makeTempDir();
+  await assert.rejects(loadCifar10(empty), /No CIFAR-10 binary files in .*deno task data.*--data/);
+  for (const d of [truncated, badLabel, gap, empty]) await Deno.remove(d, { recursive: true });
+  assert.throws(() => parseBatch(new Uint8Array(0), "x.bin"), /x\.bin: 0 bytes/);
+});
+
+Deno.test("the shipped sample loads: 1,000 training and 200 test images", async () => {
+  const data = await loadCifar10(dataDir("sample"));
+  assert.equal(data.train.size, 1000);
+  assert.equal(data.test.size, 200);
+});
+
+Deno.test("fillBatch() normalises per channel, and augments reproducibly by seed", () => {
+  const set = parseBatch(records(4), "mem");
+  const out = new Float32Array(4 * 3072), labels = new Int32Array(4);
+  fillBatch(set, [3, 0, 1, 2], out, labels, null);
+  assert.deepEqual([...labels], [3, 0, 1, 2]);
+  assert.ok(Math.abs(out[0] - (3 / 255 - CIFAR_MEAN[0]) / CIFAR_STD[0]) < 1e-6);
+  assert.ok(Math.abs(out[2] - (3 / 255 - CIFAR_MEAN[2]) / CIFAR_STD[2]) < 1e-6);
+  const a = new Float32Array(4 * 3072), b = new Float32Array(4 * 3072);
+  fillBatch(set, [0, 1, 2, 3], a, labels, new Rng(5));
+  fillBatch(set, [0, 1, 2, 3], b, labels, new Rng(5));
+  assert.deepEqual(a, b);
+  assert.throws(() => fillBatch(set, [9], out, labels, null), /index 9 outside the 4 images/);
+});

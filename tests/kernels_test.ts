@@ -1,0 +1,119 @@
+// The fast CPU kernels against tfjs's own cpu backend, on random shapes:
+// transposes, batch broadcasting, strides, paddings, reductions, slices.
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { selectBackend } from "../src/backend/select.ts";
+import { checkWasmInternals } from "../src/backend/wasm_internals.ts";
+import { maxAbsDiff, onCpu, seeded, setup } from "./_setup.ts";
+
+await setup();
+const fast = (await selectBackend("auto", true)).name === "fast";
+
+/** Values and gradients of `f` on the current backend and on cpu, compared. */
+async function agree(
+  name: string,
+  inputs: tf.Tensor[],
+  f: (...xs: tf.Tensor[]) => tf.Tensor,
+  withGrads = true,
+) {
+  const tol = 1e-4;
+  const run = () =>
+    tf.tidy(() => {
+      const y = f(...inputs);
+      const r = seeded(y.shape, 99);
+      const grads = withGrads
+        ? tf.grads((...xs: tf.Tensor[]) => tf.sum(tf.mul(f(...xs), r)))(inputs)
+        : [];
+      return [y, ...grads].map((t) => Array.from(t.dataSync()));
+    });
+  const ours = run(), ref = await onCpu(run);
+  ours.forEach((o, i) => {
+    const scale = Math.max(1, ...ref[i].map(Math.abs));
+    const err = maxAbsDiff(o, ref[i]) / scale;
+    assert.ok(err <= tol, `${name}: output ${i} differs from cpu by ${err} (relative)`);
+  });
+}
+
+Deno.test({
+  name: "fast kernels: wasm internals are where the kernels expect them",
+  ignore: !fast,
+  fn: () => checkWasmInternals(tf.backend()),
+});
+
+Deno.test({
+  name: "fast kernels: matMul with transposes and batch broadcasting agrees with cpu",
+  ignore: !fast,
+  fn: async () => {
+    // tfjs's matMul gradient does not reduce broadcast batch axes (on any
+    // backend), so broadcasting cases compare values only.
+    const cases: [number[], number[], boolean, boolean, boolean?][] = [
+      [[5, 7], [7, 3], false, false],
+      [[7, 5], [7, 3], true, false],
+      [[5, 7], [3, 7], false, true],
+      [[7, 5], [3, 7], true, true],
+      [[4, 5, 7], [4, 7, 3], false, false],
+      [[2, 3, 7, 5], [2, 3, 6, 7], true, true],
+      [[4, 5, 7], [7, 3], false, false, false], // b shared: folded into rows
+      [[4, 7, 5], [7, 3], true, false, false],
+      [[1, 5, 7], [4, 7, 3], false, false, false], // a broadcast
+      [[2, 3, 5, 7], [1, 3, 7, 2], false, false, false], // broadcast on a leading axis
+      [[3, 0, 7], [3, 7, 2], false, false], // empty
+    ];
+    for (const [sa, sb, ta, tb, grads] of cases) {
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.matMul(a, b, ta, tb);
+      await agree(
+        `matMul ${sa} ${sb} ${ta} ${tb}`,
+        [seeded(sa, 1), seeded(sb, 2)],
+        f,
+        grads ?? true,
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "fast kernels: conv2d and both its gradients agree with cpu (strides, paddings)",
+  ignore: !fast,
+  fn: async () => {
+    const cases: [number[], number[], number, "same" | "valid" | number][] = [
+      [[2, 8, 8, 3], [3, 3, 3, 5], 1, "same"],
+      [[2, 7, 9, 4], [3, 3, 4, 6], 1, "valid"],
+      [[1, 6, 6, 2], [5, 5, 2, 3], 1, "same"],
+      [[2, 5, 5, 3], [1, 1, 3, 4], 1, "same"],
+      [[2, 6, 6, 3], [2, 2, 3, 4], 1, "same"], // even kernel: asymmetric padding
+      [[2, 6, 6, 3], [3, 3, 3, 4], 1, 2], // explicit padding
+      [[2, 8, 8, 3], [3, 3, 3, 4], 2, "same"], // stride 2: stock and fallback kernels
+      [[1, 9, 9, 2], [3, 3, 2, 2], 2, "valid"],
+      [[2, 7, 7, 3], [3, 3, 3, 2], 2, 1],
+    ];
+    for (const [sx, sw, stride, pad] of cases) {
+      await agree(
+        `conv2d x${sx} w${sw} s${stride} ${pad}`,
+        [seeded(sx, 3), seeded(sw, 4, 0.5)],
+        (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad),
+      );
+    }
+  },
+});
+
+Deno.test({
+  name: "fast kernels: sum, slice, split and identity agree with cpu",
+  ignore: !fast,
+  fn: async () => {
+    const x = seeded([3, 4, 5, 6], 5);
+    for (const axis of [0, 1, [0, 1], [0, 1, 2], [1, 2], 3, [2, 3], [0, 2]]) {
+      await agree(`sum ${axis}`, [x], (t) => tf.sum(t, axis));
+      await agree(`sum ${axis} keepDims`, [x], (t) => tf.sum(t, axis, true));
+    }
+    await agree("slice", [x], (t) => tf.slice(t, [1, 0, 2, 1], [2, 4, 2, 4]));
+    await agree("slice whole rows", [x], (t) => tf.slice(t, [1, 1, 0, 0], [1, 2, 5, 6]));
+    await agree(
+      "split",
+      [x],
+      (t) => tf.concat(tf.split(t, [1, 3, 2], 3).map((p, i) => tf.mul(p, i + 1)), 3),
+    );
+    await agree("identity", [x], (t) => tf.add(tf.clone(t), 1));
+    const ints = tf.tensor2d([[1, 2, 3], [4, 5, 6]], undefined, "int32");
+    assert.deepEqual(tf.slice(ints, [0, 1], [2, 2]).arraySync(), [[2, 3], [5, 6]]);
+  },
+});

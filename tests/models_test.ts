@@ -1,0 +1,66 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { countParams, disposeTree } from "../src/core/params.ts";
+import { Rng } from "../src/core/rng.ts";
+import { brand } from "../src/core/tensor.ts";
+import { cnnAttentionMaps, type CNNParams } from "../src/models/cnn.ts";
+import { CNN_PRESETS, modelSpec, PRESET_NAMES, VIT_PRESETS } from "../src/models/presets.ts";
+import { vitAttentionMaps, type ViTParams } from "../src/models/vit.ts";
+import { seeded, setup } from "./_setup.ts";
+
+await setup();
+
+const images = () => brand(seeded([2, 32, 32, 3], 1), ["batch", "height", "width", "channels"]);
+
+Deno.test("both models give [batch, 10] logits; parameter counts match the formula", () => {
+  for (const preset of ["tiny", "small"]) {
+    for (const kind of ["cnn", "vit"] as const) {
+      const spec = modelSpec(kind, preset);
+      const params = spec.init(new Rng(0));
+      const x = images();
+      const logits = spec.apply(params, x, null);
+      assert.deepEqual(logits.shape, [2, 10], `${kind} ${preset}`);
+      assert.ok(logits.dataSync().every(Number.isFinite));
+      assert.equal(countParams(params), spec.paramCount, `${kind} ${preset}`);
+      tf.dispose([logits, x]);
+      disposeTree(params);
+    }
+  }
+});
+
+Deno.test("presets come in pairs within 5% of each other's parameter count", () => {
+  for (const preset of PRESET_NAMES) {
+    const c = modelSpec("cnn", preset).paramCount, v = modelSpec("vit", preset).paramCount;
+    assert.ok(Math.abs(c - v) / v <= 0.05, `${preset}: cnn ${c} vs vit ${v}`);
+  }
+  const small = modelSpec("vit", "small").paramCount, base = modelSpec("vit", "base").paramCount;
+  assert.ok(small >= 300_000 && small <= 600_000, `small ViT has ${small}`);
+  assert.ok(base <= 1_000_000, `base ViT has ${base}`);
+});
+
+Deno.test("attention maps have one row per query over all keys", () => {
+  const vit = modelSpec("vit", "tiny"), cnn = modelSpec("cnn", "tiny");
+  const pv = vit.init(new Rng(0)) as ViTParams, pc = cnn.init(new Rng(0)) as CNNParams;
+  const x = images();
+  const vm = vitAttentionMaps(pv, x, VIT_PRESETS.tiny);
+  assert.equal(vm.length, VIT_PRESETS.tiny.depth);
+  assert.deepEqual(vm[0].shape, [2, VIT_PRESETS.tiny.heads, 65, 65]);
+  const cm = cnnAttentionMaps(pc, x, CNN_PRESETS.tiny);
+  assert.deepEqual(cm.map((m) => m.stage), [0, 1, 3]);
+  assert.deepEqual(cm[0].weights.shape, [2, 1, 256, 256]);
+  const rowSums = tf.sum(cm[0].weights, -1);
+  assert.ok(rowSums.dataSync().every((s) => Math.abs(s - 1) < 1e-4));
+  tf.dispose([x, rowSums, ...vm, ...cm.map((m) => m.weights)]);
+  disposeTree(pv);
+  disposeTree(pc);
+});
+
+Deno.test("models reject images of the wrong size, naming the shape", () => {
+  const spec = modelSpec("vit", "tiny");
+  const params = spec.init(new Rng(0));
+  const x = brand(tf.zeros([1, 28, 28, 3]), ["batch", "height", "width", "channels"]);
+  assert.throws(() => spec.apply(params, x, null), /ViT input .*got shape \[1,28,28,3\]/);
+  assert.throws(() => modelSpec("vit", "huge"), /Unknown preset "huge"/);
+  x.dispose();
+  disposeTree(params);
+});

@@ -1,0 +1,145 @@
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { disposeTree, flatten } from "../src/core/params.ts";
+import { Rng } from "../src/core/rng.ts";
+import { brand } from "../src/core/tensor.ts";
+import { fillBatch } from "../src/data/batches.ts";
+import { loadCifar10 } from "../src/data/cifar.ts";
+import { modelSpec } from "../src/models/presets.ts";
+import { ADAMW_DEFAULTS, initAdamW } from "../src/train/adamw.ts";
+import { readCheckpoint } from "../src/train/checkpoint.ts";
+import { dataDir, defaultConfig, type TrainConfig } from "../src/train/config.ts";
+import { train } from "../src/train/loop.ts";
+import { trainStep } from "../src/train/step.ts";
+import { setup } from "./_setup.ts";
+
+await setup();
+
+async function fixedBatch(n: number) {
+  const data = await loadCifar10(dataDir("sample"), { trainSize: n });
+  const images = new Float32Array(n * 3072), labels = new Int32Array(n);
+  fillBatch(data.train, Array.from({ length: n }, (_, i) => i), images, labels, null);
+  return {
+    images: brand(tf.tensor4d(images, [n, 32, 32, 3]), ["batch", "height", "width", "channels"]),
+    labels: tf.tensor1d(labels, "int32"),
+  };
+}
+
+Deno.test("trainStep(): the loss on a fixed batch falls, and no tensor leaks once warm", async () => {
+  for (const kind of ["vit", "cnn"] as const) {
+    const spec = modelSpec(kind, "tiny");
+    const rng = new Rng(0);
+    let params = spec.init(rng);
+    let state = initAdamW(params);
+    const batch = await fixedBatch(32);
+    const losses: number[] = [], counts: number[] = [];
+    for (let i = 0; i < 25; i++) {
+      const r = await trainStep(spec.apply, params, state, batch, {
+        lr: 3e-3,
+        labelSmoothing: 0,
+        optimizer: ADAMW_DEFAULTS,
+      }, rng);
+      params = r.params;
+      state = r.state;
+      losses.push(r.loss);
+      counts.push(tf.memory().numTensors);
+    }
+    assert.ok(losses.at(-1)! < 0.8 * losses[0], `${kind}: loss ${losses[0]} -> ${losses.at(-1)}`);
+    assert.ok(counts.slice(1).every((c) => c === counts[1]), `${kind}: tensor counts ${counts}`);
+    tf.dispose([batch.images, batch.labels]);
+    [params, state.m, state.v].forEach(disposeTree);
+  }
+});
+
+function config(out: string, extra: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    ...defaultConfig("vit"),
+    preset: "tiny",
+    epochs: 2,
+    batchSize: 64,
+    lr: 3e-3,
+    warmupEpochs: 0.5,
+    data: "sample",
+    trainSize: 512,
+    testSize: 100,
+    backend: "auto",
+    out,
+    ...extra,
+  };
+}
+
+Deno.test("train(): epochs on the sample lower the loss and write config, metrics, checkpoint, summary", async () => {
+  const out = await Deno.makeTempDir();
+  const summary = await train(
+    config(out, { epochs: 3, trainSize: undefined, testSize: undefined }),
+    { quiet: true },
+  );
+  const files = [...Deno.readDirSync(out)].map((e) => e.name).sort();
+  assert.deepEqual(files, [
+    "checkpoint.safetensors",
+    "config.json",
+    "metrics.jsonl",
+    "summary.json",
+  ]);
+  const metrics = Deno.readTextFileSync(join(out, "metrics.jsonl")).trim().split("\n").map((l) =>
+    JSON.parse(l)
+  );
+  assert.equal(metrics.length, 3);
+  assert.ok(metrics[2].trainLoss < metrics[0].trainLoss, `loss ${metrics.map((m) => m.trainLoss)}`);
+  const onDisk = JSON.parse(Deno.readTextFileSync(join(out, "summary.json")));
+  for (
+    const k of [
+      "model",
+      "preset",
+      "params",
+      "epochs",
+      "trainSeconds",
+      "imagesPerSecond",
+      "testAccuracy",
+      "bestTestAccuracy",
+      "backend",
+    ]
+  ) {
+    assert.ok(k in onDisk, `summary.json lacks ${k}`);
+  }
+  assert.equal(onDisk.testAccuracy, summary.testAccuracy);
+  assert.equal(summary.params, modelSpec("vit", "tiny").paramCount);
+  await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("train(): a run interrupted and resumed ends with the same parameters", async () => {
+  const straight = await Deno.makeTempDir(), resumed = await Deno.makeTempDir();
+  await train(config(straight), { quiet: true });
+  await train(config(resumed), { quiet: true, stopAfterEpoch: 1 });
+  assert.equal((await readCheckpoint(join(resumed, "checkpoint.safetensors"))).header.run.epoch, 1);
+  await train(config("ignored"), { quiet: true, resume: resumed });
+  const spec = modelSpec("vit", "tiny");
+  const template = spec.init(new Rng(0));
+  const a = (await readCheckpoint(join(straight, "checkpoint.safetensors"))).params(template);
+  const b = (await readCheckpoint(join(resumed, "checkpoint.safetensors"))).params(template);
+  for (const [[name, x], [, y]] of flatten(a).map((p, i) => [p, flatten(b)[i]])) {
+    assert.deepEqual(x.dataSync(), y.dataSync(), name);
+  }
+  assert.equal(Deno.readTextFileSync(join(resumed, "metrics.jsonl")).trim().split("\n").length, 2);
+  [template, a, b].forEach(disposeTree);
+  for (const d of [straight, resumed]) await Deno.remove(d, { recursive: true });
+});
+
+Deno.test("checkpoint: parameters and optimizer state round-trip; a wrong model is named", async () => {
+  const out = await Deno.makeTempDir();
+  await train(config(out, { epochs: 1 }), { quiet: true });
+  const ckpt = await readCheckpoint(join(out, "checkpoint.safetensors"));
+  assert.equal(ckpt.header.model, "vit");
+  assert.equal(ckpt.header.preset, "tiny");
+  const template = modelSpec("vit", "tiny").init(new Rng(0));
+  const opt = ckpt.optimizer(template)!;
+  assert.equal(opt.step, 8);
+  const cnnTemplate = modelSpec("cnn", "tiny").init(new Rng(0));
+  assert.throws(
+    () => ckpt.params(cnnTemplate),
+    /missing tensors .*is it a checkpoint of this model and preset/,
+  );
+  [template, opt.m, opt.v, cnnTemplate].forEach(disposeTree);
+  await Deno.remove(out, { recursive: true });
+});

@@ -64,3 +64,35 @@ Deno.test("models reject images of the wrong size, naming the shape", () => {
   x.dispose();
   disposeTree(params);
 });
+
+const adapter = await (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu
+  ?.requestAdapter()
+  .catch(() => null);
+
+Deno.test({
+  name: "both models' forward results agree on cpu and webgpu within 1e-4",
+  ignore: !adapter,
+  fn: async () => {
+    await import("@tensorflow/tfjs-backend-webgpu");
+    const previous = tf.getBackend();
+    const results: Record<string, number[][]> = {};
+    for (const backend of ["cpu", "webgpu"]) {
+      await tf.setBackend(backend);
+      results[backend] = [];
+      for (const kind of ["cnn", "vit"] as const) {
+        const spec = modelSpec(kind, "tiny");
+        const params = spec.init(new Rng(0));
+        const x = images();
+        const logits = spec.apply(params, x, null);
+        results[backend].push(Array.from(await logits.data())); // webgpu has no dataSync here
+        tf.dispose([logits, x]);
+        disposeTree(params);
+      }
+    }
+    await tf.setBackend(previous);
+    for (const i of [0, 1]) {
+      const diff = Math.max(...results.cpu[i].map((v, j) => Math.abs(v - results.webgpu[i][j])));
+      assert.ok(diff <= 1e-4, `${["cnn", "vit"][i]}: cpu and webgpu differ by ${diff}`);
+    }
+  },
+});

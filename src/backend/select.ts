@@ -12,8 +12,6 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import "@tensorflow/tfjs-backend-wasm";
-import "@tensorflow/tfjs-backend-webgpu";
 import { openBlas } from "./blas.ts";
 import { installFastKernels } from "./fast_kernels.ts";
 import { jsSgemm } from "./js_sgemm.ts";
@@ -108,6 +106,10 @@ export async function selectBackend(
     resolved = name;
   }
   const tfName = resolved === "fast" ? "wasm" : resolved;
+  // Loaded on demand: importing this library registers no backend that needs
+  // async start-up, so plain tfjs code keeps working on the cpu backend.
+  if (tfName === "wasm") await import("@tensorflow/tfjs-backend-wasm");
+  if (tfName === "webgpu") await import("@tensorflow/tfjs-backend-webgpu");
   if (!(await tf.setBackend(tfName))) {
     throw new Error(`tfjs could not start its ${tfName} backend`);
   }

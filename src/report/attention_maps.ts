@@ -1,0 +1,81 @@
+/**
+ * Attention maps for people to look at: the ViT's class-token attention over
+ * patches (per layer, and rolled out across layers; Abnar & Zuidema 2020),
+ * and the CNN's self-attention for one query position.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { Images } from "../core/tensor.ts";
+import { cnnAttentionMaps, type CNNConfig, type CNNParams } from "../models/cnn.ts";
+import { numPatches, vitAttentionMaps, type ViTConfig, type ViTParams } from "../models/vit.ts";
+
+/** A 2-D grid of non-negative weights. */
+export type Grid = number[][];
+
+function toGrid(values: ArrayLike<number>, side: number): Grid {
+  return Array.from(
+    { length: side },
+    (_, y) => Array.from({ length: side }, (_, x) => values[y * side + x]),
+  );
+}
+
+/**
+ * For image `index` of `images`: the class token's attention to each patch,
+ * averaged over heads, per layer; and the rollout, the product over layers
+ * of `(A + I) / 2` (heads averaged, rows renormalised), read at the class row.
+ */
+export function vitClassAttention(
+  params: ViTParams,
+  images: Images,
+  config: ViTConfig,
+  index = 0,
+): { layers: Grid[]; rollout: Grid } {
+  const maps = vitAttentionMaps(params, images, config);
+  const side = Math.sqrt(numPatches(config));
+  const result = tf.tidy(() => {
+    const perLayer = maps.map((m) =>
+      tf.mean(m.slice([index, 0, 0, 0], [1, -1, -1, -1]), 1).squeeze([0])
+    ); // (T, T)
+    const t = perLayer[0].shape[0];
+    let rollout = tf.eye(t);
+    for (const a of perLayer) {
+      const mixed = tf.div(tf.add(a, tf.eye(t)), 2);
+      rollout = tf.matMul(tf.div(mixed, tf.sum(mixed, -1, true)), rollout);
+    }
+    return {
+      layers: perLayer.map((a) => toGrid(a.slice([0, 1], [1, -1]).dataSync(), side)),
+      rollout: toGrid(rollout.slice([0, 1], [1, -1]).dataSync(), side),
+    };
+  });
+  tf.dispose(maps);
+  return result;
+}
+
+/**
+ * For image `index`: the attention of the first attending stage (or `stage`)
+ * from the query position `query` (default: the centre) over all positions.
+ */
+export function cnnQueryAttention(
+  params: CNNParams,
+  images: Images,
+  config: CNNConfig,
+  options: { index?: number; stage?: number; query?: [number, number] } = {},
+): { stage: number; size: number; query: [number, number]; map: Grid } {
+  const maps = cnnAttentionMaps(params, images, config);
+  try {
+    const chosen = options.stage === undefined
+      ? maps[0]
+      : maps.find((m) => m.stage === options.stage);
+    if (!chosen) throw new Error(`The CNN has no attention at stage ${options.stage}`);
+    const size = chosen.size;
+    const query = options.query ?? [Math.floor(size / 2), Math.floor(size / 2)];
+    const q = query[0] * size + query[1];
+    const map = tf.tidy(() =>
+      tf.mean(chosen.weights.slice([options.index ?? 0, 0, q, 0], [1, -1, 1, -1]), 1).dataSync()
+    );
+    return { stage: chosen.stage, size, query, map: toGrid(map, size) };
+  } finally {
+    tf.dispose(maps.map((m) => m.weights));
+  }
+}

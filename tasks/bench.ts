@@ -1,0 +1,166 @@
+/**
+ * `deno task bench [--json]`: training and inference images/s and achieved
+ * GFLOP/s of both models' presets on every backend path, plus a native sgemm
+ * probe of the machine's limit. Each path runs in its own process (a process
+ * has one tfjs backend); slow paths run small batches and few steps.
+ */
+import { parseArgs } from "node:util";
+import { openBlas } from "../src/backend/blas.ts";
+import { type BackendName, selectBackend } from "../src/backend/select.ts";
+import { numberFlag, runMain, UsageError } from "../src/cli/args.ts";
+import { modelSpec } from "../src/models/presets.ts";
+import { measure, sgemmProbe } from "../src/train/measure.ts";
+
+/** One result row, as `--json` prints it. */
+export type BenchRecord =
+  | {
+    model: string;
+    preset: string;
+    path: string;
+    mode: "train" | "infer";
+    imagesPerSecond: number;
+    gflops: number;
+    batchSize: number;
+    steps: number;
+  }
+  | { model: string; preset: string; path: string; mode: "train" | "infer"; error: string }
+  | { path: "sgemm"; gflops: number; library: string };
+
+const PATHS = ["fast", "wasm", "cpu", "webgpu"] as const;
+/** Paths that are orders of magnitude slower get small batches. */
+const SLOW = new Set(["wasm", "cpu", "webgpu"]);
+
+async function child(path: BackendName, presets: string[], maxSeconds: number): Promise<void> {
+  const info = await selectBackend(path, true);
+  for (const preset of presets) {
+    for (const model of ["cnn", "vit"] as const) {
+      for (const mode of ["train", "infer"] as const) {
+        const spec = modelSpec(model, preset);
+        const batchSize = SLOW.has(path) ? (mode === "train" ? 8 : 32) : 128;
+        let record: BenchRecord;
+        try {
+          const r = await measure(spec, mode, {
+            batchSize,
+            steps: SLOW.has(path) ? 2 : 8,
+            maxSeconds,
+          });
+          record = { model, preset, path: info.name, ...r };
+        } catch (e) {
+          record = {
+            model,
+            preset,
+            path: info.name,
+            mode,
+            error: (e as Error).message.split("\n")[0],
+          };
+        }
+        console.log(JSON.stringify(record));
+      }
+    }
+  }
+}
+
+async function runChild(
+  path: string,
+  presets: string[],
+  maxSeconds: number,
+  timeoutSeconds: number,
+): Promise<BenchRecord[]> {
+  const args = [
+    "run",
+    "--allow-read",
+    "--allow-write",
+    "--allow-env",
+    "--allow-ffi",
+    "--v8-flags=--no-liftoff",
+    new URL(import.meta.url).pathname,
+    "--child",
+    path,
+    "--presets",
+    presets.join(","),
+    "--max-seconds",
+    String(maxSeconds),
+  ];
+  const proc = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
+    .spawn();
+  const timer = setTimeout(() => proc.kill("SIGKILL"), timeoutSeconds * 1000);
+  const out = await proc.output();
+  clearTimeout(timer);
+  const records = new TextDecoder().decode(out.stdout).split("\n").filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l));
+  if (!out.success && records.length === 0) {
+    const why = new TextDecoder().decode(out.stderr).trim().split("\n").at(-1) ??
+      `exit ${out.code}`;
+    return [{
+      model: "*",
+      preset: presets.join(","),
+      path,
+      mode: "train",
+      error: out.signal ? `timed out after ${timeoutSeconds}s` : why,
+    }];
+  }
+  return records;
+}
+
+function table(records: BenchRecord[]): string {
+  const lines = [
+    "| path | model | preset | mode | batch | images/s | GFLOP/s |",
+    "|---|---|---|---|---:|---:|---:|",
+  ];
+  for (const r of records) {
+    if ("error" in r) {
+      lines.push(`| ${r.path} | ${r.model} | ${r.preset} | ${r.mode} | | error: ${r.error} | |`);
+    } else if ("model" in r) {
+      lines.push(
+        `| ${r.path} | ${r.model} | ${r.preset} | ${r.mode} | ${r.batchSize} | ${
+          r.imagesPerSecond.toFixed(1)
+        } | ${r.gflops.toFixed(1)} |`,
+      );
+    } else lines.push(`| sgemm (${r.library}) | | | | | | ${r.gflops.toFixed(1)} |`);
+  }
+  return lines.join("\n");
+}
+
+async function main(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      json: { type: "boolean" },
+      paths: { type: "string" },
+      presets: { type: "string" },
+      "max-seconds": { type: "string" },
+      child: { type: "string" },
+      help: { type: "boolean" },
+    },
+  });
+  if (v.help) {
+    return console.log(
+      `Usage: deno task bench [--json] [--paths ${
+        PATHS.join(",")
+      }] [--presets small] [--max-seconds 30]`,
+    );
+  }
+  const presets = (v.presets ?? "small").split(",");
+  for (const p of presets) modelSpec("vit", p); // validates the names
+  const maxSeconds = numberFlag("max-seconds", v["max-seconds"], { min: 1 }) ?? 30;
+  if (v.child) return await child(v.child as BackendName, presets, maxSeconds);
+  const paths = (v.paths ?? PATHS.join(",")).split(",");
+  for (const p of paths) {
+    if (!PATHS.includes(p as typeof PATHS[number])) {
+      throw new UsageError(`--paths: unknown path "${p}"`);
+    }
+  }
+  const records: BenchRecord[] = [];
+  const blas = openBlas();
+  if (blas) records.push({ path: "sgemm", gflops: sgemmProbe(blas.sgemm), library: blas.library });
+  for (const path of paths) {
+    if (!v.json) console.error(`bench: ${path} ...`);
+    records.push(
+      ...await runChild(path, presets, maxSeconds, 8 * maxSeconds * presets.length + 120),
+    );
+  }
+  console.log(v.json ? JSON.stringify(records) : table(records));
+}
+
+if (import.meta.main) await runMain(() => main(Deno.args));

@@ -1,0 +1,82 @@
+// The task scripts as a user runs them: bad flags and missing data exit
+// non-zero with a message naming the problem.
+import assert from "node:assert/strict";
+
+async function run(
+  script: string,
+  ...args: string[]
+): Promise<{ code: number; stderr: string; stdout: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-ffi",
+      `tasks/${script}`,
+      ...args,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const d = new TextDecoder();
+  return { code: out.code, stderr: d.decode(out.stderr), stdout: d.decode(out.stdout) };
+}
+
+Deno.test("train: bad flags exit 2 with a message naming the flag", async () => {
+  for (
+    const [args, message] of [
+      [["vit", "--epochs", "zero"], /--epochs must be an integer >= 1, got "zero"/],
+      [["vit", "--preset", "huge"], /--preset must be one of tiny, small, base, got "huge"/],
+      [
+        ["vit", "--backend", "tpu"],
+        /--backend must be one of auto, webgpu, fast, wasm, cpu, got "tpu"/,
+      ],
+      [["vit", "--bogus"], /Unknown option '--bogus'/],
+      [["resnet"], /The first argument must be cnn or vit, got "resnet"/],
+    ] as const
+  ) {
+    const r = await run("train.ts", ...args);
+    assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}, stderr ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+});
+
+Deno.test("train: a missing data folder exits non-zero and says how to get the data", async () => {
+  const r = await run("train.ts", "cnn", "--data", "/nonexistent/cifar", "--preset", "tiny");
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /No CIFAR-10 binary files in "\/nonexistent\/cifar".*deno task data/);
+});
+
+Deno.test("eval: a missing checkpoint is named", async () => {
+  const r = await run("eval.ts", "--checkpoint", "/nonexistent/ckpt.safetensors");
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Cannot read checkpoint "\/nonexistent\/ckpt\.safetensors"/);
+});
+
+Deno.test("train --help lists the flags; info prints every preset", async () => {
+  const help = await run("train.ts", "cnn", "--help");
+  assert.equal(help.code, 0);
+  for (
+    const flag of [
+      "--preset",
+      "--epochs",
+      "--minutes",
+      "--batch-size",
+      "--lr",
+      "--weight-decay",
+      "--seed",
+      "--data",
+      "--train-size",
+      "--test-size",
+      "--backend",
+      "--out",
+      "--resume",
+    ]
+  ) {
+    assert.ok(help.stdout.includes(flag), `--help lacks ${flag}`);
+  }
+  const info = await run("info.ts", "--json");
+  const rows = JSON.parse(info.stdout);
+  assert.equal(rows.length, 6);
+});

@@ -113,6 +113,11 @@ Deno.test({
       (t) => tf.concat(tf.split(t, [1, 3, 2], 3).map((p, i) => tf.mul(p, i + 1)), 3),
     );
     await agree("identity", [x], (t) => tf.add(tf.clone(t), 1));
+    await agree("concat last axis", [x, seeded([3, 4, 5, 2], 6)], (a, b) => tf.concat([a, b], 3));
+    await agree("concat axis 1", [x, seeded([3, 1, 5, 6], 7)], (a, b) => tf.concat([b, a, b], 1));
+    const img = seeded([2, 6, 7, 3], 8);
+    await agree("maxPool 2x2", [img], (t) => tf.maxPool(t as tf.Tensor4D, 2, 2, "valid"));
+    await agree("maxPool 3x3 s2 same", [img], (t) => tf.maxPool(t as tf.Tensor4D, 3, 2, "same"));
     const ints = tf.tensor2d([[1, 2, 3], [4, 5, 6]], undefined, "int32");
     assert.deepEqual(tf.slice(ints, [0, 1], [2, 2]).arraySync(), [[2, 3], [5, 6]]);
   },

@@ -78,8 +78,8 @@ Deno.test("maxPool2x2() equals tf.maxPool 2x2 stride 2 on the cpu backend, value
       tf.grad((t: tf.Tensor) => tf.sum(tf.mul(maxPool2x2(asImages(t)), r)))(x).dataSync(),
     ];
   });
-  // The reference runs on tfjs's cpu backend: the wasm backend's MaxPoolGrad
-  // disagrees with it (max abs diff 0.78 on this input), ours does not.
+  // The reference runs on tfjs's cpu backend: stock wasm's MaxPoolGrad differs
+  // from it (max abs diff 0.78 on this input); the fast path replaces it.
   const ref = await onCpu(() =>
     tf.tidy(() => {
       const y = tf.maxPool(x as tf.Tensor4D, 2, 2, "valid");

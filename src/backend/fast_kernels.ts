@@ -639,6 +639,93 @@ function sumKernel(sgemm: Sgemm): (original: KernelFunc) => KernelFunc {
   };
 }
 
+/**
+ * MaxPoolGrad: each output's gradient goes to the first maximal input in its
+ * window, scanning rows then columns (tfjs's cpu convention). Stock
+ * tfjs-backend-wasm 4.22.0 returns different values for the same inputs
+ * (see tests/layers_test.ts) and is a slow loop.
+ */
+function maxPoolGrad(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const { inputs: { dy, input }, attrs } = args;
+    const backend = args.backend as WasmBackend;
+    if (input.dtype !== "float32") return original(args);
+    const ci = tf.backend_util.computePool2DInfo(
+      input.shape as [number, number, number, number],
+      attrs.filterSize,
+      attrs.strides,
+      1,
+      attrs.pad,
+      attrs.dimRoundingMode,
+    );
+    const out = backend.makeOutput([...input.shape], "float32");
+    const H = heapF32(backend);
+    const xo = floatOffset(backend, input),
+      dyo = floatOffset(backend, dy),
+      oo = floatOffset(backend, out);
+    const { inHeight, inWidth, inChannels: c, outHeight, outWidth } = ci;
+    H.fill(0, oo, oo + prod(input.shape));
+    for (let b = 0; b < ci.batchSize; b++) {
+      for (let oy = 0; oy < outHeight; oy++) {
+        const y0 = oy * ci.strideHeight - ci.padInfo.top;
+        for (let ox = 0; ox < outWidth; ox++) {
+          const x0 = ox * ci.strideWidth - ci.padInfo.left;
+          const dyBase = dyo + ((b * outHeight + oy) * outWidth + ox) * c;
+          for (let ch = 0; ch < c; ch++) {
+            let best = -Infinity, at = -1;
+            for (let wy = 0; wy < ci.filterHeight; wy++) {
+              const y = y0 + wy;
+              if (y < 0 || y >= inHeight) continue;
+              for (let wx = 0; wx < ci.filterWidth; wx++) {
+                const x = x0 + wx;
+                if (x < 0 || x >= inWidth) continue;
+                const i = ((b * inHeight + y) * inWidth + x) * c + ch;
+                if (H[xo + i] > best) {
+                  best = H[xo + i];
+                  at = i;
+                }
+              }
+            }
+            if (at >= 0) H[oo + at] += H[dyBase + ch];
+          }
+        }
+      }
+    }
+    return out;
+  };
+}
+
+/** Concat by copying contiguous runs inside the heap. */
+function concat(original: KernelFunc): KernelFunc {
+  return (args) => {
+    const inputs = args.inputs as unknown as TensorInfo[];
+    const backend = args.backend as WasmBackend;
+    if (inputs.length === 0 || inputs.some((t) => t.dtype !== "float32" && t.dtype !== "int32")) {
+      return original(args);
+    }
+    const dtype = inputs[0].dtype;
+    if (inputs.some((t) => t.dtype !== dtype)) return original(args);
+    const axis = tf.util.parseAxisParam(args.attrs.axis, inputs[0].shape)[0];
+    const outShape = tf.backend_util.computeOutShape(inputs.map((t) => t.shape), axis);
+    const out = backend.makeOutput(outShape, dtype);
+    const outer = prod(outShape.slice(0, axis)), rowOut = prod(outShape.slice(axis));
+    if (outer * rowOut === 0) return out;
+    const H = heapF32(backend), oo = floatOffset(backend, out);
+    let col = 0;
+    for (const t of inputs) {
+      const row = prod(t.shape.slice(axis));
+      if (row > 0) {
+        const to = floatOffset(backend, t);
+        for (let i = 0; i < outer; i++) {
+          H.copyWithin(oo + i * rowOut + col, to + i * row, to + (i + 1) * row);
+        }
+      }
+      col += row;
+    }
+    return out;
+  };
+}
+
 let installed = false;
 
 /**
@@ -660,6 +747,8 @@ export function installFastKernels(
     replaceKernel("Sum", sumKernel(sgemm));
   }
   replaceKernel("Identity", identity);
+  replaceKernel("MaxPoolGrad", maxPoolGrad);
+  replaceKernel("Concat", concat);
   // Absent from stock tfjs-backend-wasm 4.22.0: registered, not replaced.
   if (tf.getKernel("Conv2DBackpropFilter", "wasm")) {
     tf.unregisterKernel("Conv2DBackpropFilter", "wasm");

@@ -91,22 +91,9 @@ function convNormRelu(p: ConvNormParams, x: Images, groups: number): Images {
   return cast(tf.relu(groupNorm(p.norm, conv2d(p.conv, x), groups)));
 }
 
-/**
- * 2x2 max-pooling, stride 2, from split and maximum: the same function as
- * `tf.maxPool(x, 2, 2, "valid")`, whose gradient (MaxPoolGrad) is a slow
- * naive loop on tfjs's wasm backend.
- */
+/** 2x2 max-pooling, stride 2. */
 export function maxPool2x2(x: Images): Images {
-  const [b, h, w, c] = x.shape as number[];
-  if (h % 2 !== 0 || w % 2 !== 0) {
-    throw new Error(`maxPool2x2: height ${h} and width ${w} must be even`);
-  }
-  return cast(tf.tidy(() => {
-    const [top, bottom] = tf.split(x.reshape([b * (h / 2), 2 * w * c]), 2, 1); // 2 x (B·H/2, W·C)
-    const rows = tf.maximum(top, bottom).reshape([b * (h / 2) * (w / 2), 2 * c]); // (B·H/2·W/2, 2C)
-    const [left, right] = tf.split(rows, 2, 1); // 2 x (B·H/2·W/2, C)
-    return tf.maximum(left, right).reshape([b, h / 2, w / 2, c]);
-  }));
+  return cast(tf.maxPool(x as tf.Tensor4D, 2, 2, "valid"));
 }
 
 /** Run the network up to (not including) stage `stop`'s attention, collecting nothing. */

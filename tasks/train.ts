@@ -17,7 +17,7 @@ Usage: deno task train:${model} [flags]
 
   --preset NAME        ${PRESET_NAMES.join(" | ")} (default ${d.preset})
   --epochs N           epochs (default ${d.epochs})
-  --minutes M          time budget for training; stops cleanly and evaluates (default: none)
+  --minutes M          time budget for training; the lr schedule follows it; stops cleanly and evaluates
   --batch-size N       images per step (default ${d.batchSize})
   --lr X               peak learning rate (default ${d.lr})
   --weight-decay X     AdamW decoupled weight decay (default ${d.weightDecay})

@@ -194,7 +194,14 @@ export async function train(
         ]),
         labels: tf.tensor1d(labels, "int32"),
       };
-      lr = learningRate(schedule, run.step);
+      // Under a time budget the schedule follows elapsed time, so the cosine
+      // reaches its floor when the budget ends rather than at --epochs.
+      const elapsed = run.trainSeconds + (performance.now() - epochStart) / 1000;
+      const timeStep = Math.floor((elapsed / budgetSeconds) * schedule.totalSteps);
+      lr = learningRate(
+        schedule,
+        Math.max(run.step, Number.isFinite(budgetSeconds) ? timeStep : 0),
+      );
       const r = await trainStep(spec.apply, params, state, batch, {
         lr,
         labelSmoothing: config.labelSmoothing,

@@ -196,8 +196,8 @@ export async function train(
       };
       // Under a time budget the schedule follows elapsed time, so the cosine
       // reaches its floor when the budget ends rather than at --epochs.
-      const elapsed = run.trainSeconds + (performance.now() - epochStart) / 1000;
-      const timeStep = Math.floor((elapsed / budgetSeconds) * schedule.totalSteps);
+      const spent = run.trainSeconds + (performance.now() - epochStart) / 1000;
+      const timeStep = Math.floor((spent / budgetSeconds) * schedule.totalSteps);
       lr = learningRate(
         schedule,
         Math.max(run.step, Number.isFinite(budgetSeconds) ? timeStep : 0),

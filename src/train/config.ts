@@ -36,7 +36,7 @@ export function defaultConfig(model: ModelKind): TrainConfig {
   return {
     model,
     preset: "small",
-    epochs: model === "vit" ? 10 : 10,
+    epochs: 10,
     minutes: 0,
     batchSize: 128,
     lr: model === "vit" ? 1e-3 : 2e-3,

@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { selectBackend } from "../backend/select.ts";
-import { countParams, type ParamTree } from "../core/params.ts";
+import { countParams, disposeTree, type ParamTree } from "../core/params.ts";
 import { Rng } from "../core/rng.ts";
 import { writeFileAtomic } from "../core/safetensors.ts";
 import { brand } from "../core/tensor.ts";
@@ -144,9 +144,10 @@ export async function train(
         `${options.resume}: the checkpoint has no optimizer state, so the run cannot resume`,
       );
     }
-    tf.dispose([...Object.values(state.m), ...Object.values(state.v)]);
+    disposeTree(state.m);
+    disposeTree(state.v);
     state = opt;
-    tf.dispose(template as tf.Tensor[]);
+    disposeTree(template);
     run = resumed.header.run;
     rng = Rng.fromState(run.rng);
   }
@@ -305,6 +306,6 @@ export async function train(
     join(out, "summary.json"),
     JSON.stringify(summary, null, 2) + "\n",
   );
-  tf.dispose([params, state.m, state.v] as unknown as tf.Tensor[]);
+  [params, state.m, state.v].forEach(disposeTree);
   return summary;
 }

@@ -9,6 +9,7 @@ import { disposeTree } from "../core/params.ts";
 import { Rng } from "../core/rng.ts";
 import { brand } from "../core/tensor.ts";
 import type { ModelSpec } from "../models/presets.ts";
+import type { Sgemm } from "../backend/blas.ts";
 import { ADAMW_DEFAULTS, initAdamW } from "./adamw.ts";
 import { trainStep } from "./step.ts";
 
@@ -82,21 +83,7 @@ export async function measure(
 
 /** GFLOP/s of one native sgemm of size n (the machine's practical limit). */
 export function sgemmProbe(
-  sgemm: (
-    tA: boolean,
-    tB: boolean,
-    m: number,
-    n: number,
-    k: number,
-    alpha: number,
-    a: Float32Array,
-    lda: number,
-    b: Float32Array,
-    ldb: number,
-    beta: number,
-    c: Float32Array,
-    ldc: number,
-  ) => void,
+  sgemm: Sgemm,
   shapes: [number, number, number][] = [[4096, 256, 256], [2048, 1024, 1024], [8320, 128, 384]],
 ): number {
   let best = 0;

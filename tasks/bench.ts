@@ -121,6 +121,34 @@ function table(records: BenchRecord[]): string {
   return lines.join("\n");
 }
 
+/** The speed goals of the CPU-speed issue, checked on these records. */
+export function goals(records: BenchRecord[]): string[] {
+  const ok = (r: BenchRecord): r is Extract<BenchRecord, { imagesPerSecond: number }> =>
+    "imagesPerSecond" in r;
+  const find = (model: string, preset: string, path: string) =>
+    records.filter(ok).find((r) =>
+      r.model === model && r.preset === preset && r.path === path && r.mode === "train"
+    );
+  const probe = records.find((r) => r.path === "sgemm" && "gflops" in r) as
+    | { gflops: number }
+    | undefined;
+  const lines: string[] = [];
+  for (const r of records.filter(ok).filter((r) => r.path === "fast" && r.mode === "train")) {
+    const cpu = find(r.model, r.preset, "cpu");
+    const parts = [`${r.model} ${r.preset}, fast path training:`];
+    if (cpu) {
+      parts.push(`${(r.imagesPerSecond / cpu.imagesPerSecond).toFixed(1)}x stock cpu (goal 20x)`);
+    }
+    if (probe) {
+      parts.push(
+        `${((100 * r.gflops) / probe.gflops).toFixed(1)}% of the sgemm probe (goal 15%, aim 30%)`,
+      );
+    }
+    lines.push(parts.join(" "));
+  }
+  return lines;
+}
+
 async function main(args: string[]): Promise<void> {
   const { values: v } = parseArgs({
     args,
@@ -160,7 +188,9 @@ async function main(args: string[]): Promise<void> {
       ...await runChild(path, presets, maxSeconds, 8 * maxSeconds * presets.length + 120),
     );
   }
-  console.log(v.json ? JSON.stringify(records) : table(records));
+  console.log(
+    v.json ? JSON.stringify(records) : `${table(records)}\n\n${goals(records).join("\n")}`,
+  );
 }
 
 if (import.meta.main) await runMain(() => main(Deno.args));

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { type BenchRecord, goals } from "../tasks/bench.ts";
+import { openBlas } from "../src/backend/blas.ts";
+import { jsSgemm } from "../src/backend/js_sgemm.ts";
+import { sgemmProbe } from "../src/train/measure.ts";
+
+Deno.test("goals() relates the fast path to stock cpu and to the sgemm probe", () => {
+  const records: BenchRecord[] = [
+    { path: "sgemm", gflops: 100, library: "x" },
+    {
+      model: "vit",
+      preset: "small",
+      path: "fast",
+      mode: "train",
+      imagesPerSecond: 200,
+      gflops: 30,
+      batchSize: 128,
+      steps: 8,
+    },
+    {
+      model: "vit",
+      preset: "small",
+      path: "cpu",
+      mode: "train",
+      imagesPerSecond: 4,
+      gflops: 0.6,
+      batchSize: 8,
+      steps: 2,
+    },
+  ];
+  assert.deepEqual(goals(records), [
+    "vit small, fast path training: 50.0x stock cpu (goal 20x) 30.0% of the sgemm probe (goal 15%, aim 30%)",
+  ]);
+});
+
+Deno.test("the sgemm probe and the portable sgemm agree with a hand-computed product", () => {
+  // [[1,2],[3,4]] x [[5,6],[7,8]] = [[19,22],[43,50]]; with transposes too.
+  const a = new Float32Array([1, 2, 3, 4]), b = new Float32Array([5, 6, 7, 8]);
+  for (const sgemm of [jsSgemm, openBlas()?.sgemm].filter((f) => f !== undefined)) {
+    const c = new Float32Array(4);
+    sgemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2);
+    assert.deepEqual([...c], [19, 22, 43, 50]);
+    sgemm(true, true, 2, 2, 2, 1, a, 2, b, 2, 1, c, 2); // aᵀbᵀ = (ba)ᵀ = [[23,31],[34,46]], plus c
+    assert.deepEqual([...c], [19 + 23, 22 + 31, 43 + 34, 50 + 46]);
+  }
+  assert.ok(sgemmProbe(jsSgemm, [[16, 16, 16]]) > 0);
+});

@@ -80,6 +80,7 @@ Deno.test({
       [[2, 7, 9, 4], [3, 3, 4, 6], 1, "valid"],
       [[1, 6, 6, 2], [5, 5, 2, 3], 1, "same"],
       [[2, 5, 5, 3], [1, 1, 3, 4], 1, "same"],
+      [[2, 6, 6, 8], [3, 3, 8, 3], 1, "same"], // narrow output: one sgemm per tap, not widened
       [[2, 6, 6, 3], [2, 2, 3, 4], 1, "same"], // even kernel: asymmetric padding
       [[2, 6, 6, 3], [3, 3, 3, 4], 1, 2], // explicit padding
       [[2, 8, 8, 3], [3, 3, 3, 4], 2, "same"], // stride 2: stock and fallback kernels

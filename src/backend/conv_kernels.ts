@@ -184,7 +184,6 @@ function convOverGrid(
       else {
         for (let b = 0; b < g.kw; b++) {
           gemm(
-            a,
             gridOffset + (a * g.gridW + b) * g.c,
             g.c,
             weightRow(a) + b * g.c * g.cOut,

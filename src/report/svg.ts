@@ -72,7 +72,7 @@ export function lineChart(
     height?: number;
   },
 ): string {
-  const W = o.width ?? 640, H = o.height ?? 400, L = 70, R = 20, T = 40, B = 55;
+  const W = o.width ?? 640, H = o.height ?? 420, L = 70, R = 20, T = 62, B = 55;
   const all = o.series.flatMap((s) => [...s.points, ...(s.band ?? [])]);
   const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
   let [x0, x1, y0, y1] = [Math.min(0, ...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
@@ -106,9 +106,10 @@ export function lineChart(
     for (const [x, y] of s.points) {
       body += `<circle cx="${sx(x)}" cy="${sy(y)}" r="3" fill="${c}"/>`;
     }
-    const ly = T + 8 + i * 20;
-    body += `<rect x="${W - R - 150}" y="${ly - 9}" width="14" height="4" fill="${c}"/>` +
-      text(W - R - 130, ly - 3, s.name, { anchor: "start", size: 12 });
+    // Legend in a row between the title and the plot, where it hides no data.
+    const lx = L + i * ((W - L - R) / o.series.length);
+    body += `<rect x="${lx}" y="${T - 20}" width="14" height="4" fill="${c}"/>` +
+      text(lx + 20, T - 14, s.name, { anchor: "start", size: 12 });
   });
   return svg(W, H, body);
 }

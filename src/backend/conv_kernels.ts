@@ -457,6 +457,31 @@ export function maxPoolGrad(original: KernelFunc): KernelFunc {
       oo = floatOffset(backend, out);
     const { inHeight, inWidth, inChannels: c, outHeight, outWidth } = ci;
     H.fill(0, oo, oo + prod(input.shape));
+    const k = ci.filterHeight, sh = ci.strideHeight, sw = ci.strideWidth;
+    if (
+      k === 2 && ci.filterWidth === 2 && sh === 2 && sw === 2 && ci.padInfo.top === 0 &&
+      ci.padInfo.left === 0
+    ) {
+      // The common 2x2/2 case, unrolled: the same first-max rule, 4 reads per output.
+      const rowC = inWidth * c;
+      for (let b = 0; b < ci.batchSize; b++) {
+        for (let oy = 0; oy < outHeight; oy++) {
+          for (let ox = 0; ox < outWidth; ox++) {
+            const i00 = ((b * inHeight + 2 * oy) * inWidth + 2 * ox) * c,
+              dyBase = dyo + ((b * outHeight + oy) * outWidth + ox) * c;
+            for (let ch = 0; ch < c; ch++) {
+              const p0 = i00 + ch, p1 = p0 + c, p2 = p0 + rowC, p3 = p2 + c;
+              let at = p0, best = H[xo + p0];
+              if (H[xo + p1] > best) (best = H[xo + p1]), (at = p1);
+              if (H[xo + p2] > best) (best = H[xo + p2]), (at = p2);
+              if (H[xo + p3] > best) at = p3;
+              H[oo + at] += H[dyBase + ch];
+            }
+          }
+        }
+      }
+      return out;
+    }
     for (let b = 0; b < ci.batchSize; b++) {
       for (let oy = 0; oy < outHeight; oy++) {
         const y0 = oy * ci.strideHeight - ci.padInfo.top;

@@ -24,8 +24,8 @@ export interface Throughput {
 }
 
 /**
- * Images/s of training steps (or forward passes) at `batchSize`, after one
- * warm-up step; measures up to `steps` steps or `maxSeconds`, whichever
+ * Images/s of training steps (or forward passes) at `batchSize`, after two
+ * warm-up steps; measures up to `steps` steps or `maxSeconds`, whichever
  * comes first (at least one).
  */
 export async function measure(
@@ -59,7 +59,10 @@ export async function measure(
       logits.dispose();
     }
   };
-  await once(); // warm-up: kernel compilation, first-touch of memory
+  // Warm-up: kernel compilation, JIT, and the heap's growth to its working
+  // size (first-touch page faults are slow on this VM); two steps settle it.
+  await once();
+  await once();
   let steps = 0;
   const start = performance.now();
   while (

@@ -41,7 +41,7 @@ async function child(path: BackendName, presets: string[], maxSeconds: number): 
         try {
           const r = await measure(spec, mode, {
             batchSize,
-            steps: SLOW.has(path) ? 2 : 8,
+            steps: SLOW.has(path) ? 2 : 10,
             maxSeconds,
           });
           record = { model, preset, path: info.name, ...r };

@@ -36,6 +36,13 @@ Deno.test("groupNorm() with one group normalises each image over H, W, C", () =>
   assert.ok(maxAbsDiff(mean, [0, 0]) < 1e-5);
   assert.ok(maxAbsDiff(variance, [1, 1]) < 1e-3);
   assert.throws(() => groupNorm(initNorm(8), x, 3), /8 channels do not split into 3 groups/);
+  // Two groups: each half of the channels is normalised on its own.
+  const y2 = groupNorm(initNorm(8), x, 2);
+  for (const half of tf.split(y2, 2, 3)) {
+    const m = tf.moments(half, [1, 2, 3]);
+    assert.ok(maxAbsDiff(m.mean, [0, 0]) < 1e-5);
+    assert.ok(maxAbsDiff(m.variance, [1, 1]) < 1e-3);
+  }
 });
 
 Deno.test("gelu() matches the tanh approximation's golden values", () => {

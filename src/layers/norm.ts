@@ -78,10 +78,13 @@ export function groupNorm(
   }
   return cast(tf.tidy(() => {
     const [b, h, w] = x.shape;
-    const g = x.reshape([b, h * w, groups, c / groups]); // (B, HW, G, C/G)
-    const mean = tf.mean(g, [1, 3], true);
+    // One group reduces over every axis but the batch: keep that contiguous
+    // (a size-1 group axis in the middle makes tfjs transpose first).
+    const g = groups === 1 ? x.reshape([b, h * w * c]) : x.reshape([b, h * w, groups, c / groups]); // (B, HWC) or (B, HW, G, C/G)
+    const axes = groups === 1 ? [1] : [1, 3];
+    const mean = tf.mean(g, axes, true);
     const centered = tf.sub(g, mean);
-    const variance = tf.mean(tf.mul(centered, centered), [1, 3], true);
+    const variance = tf.mean(tf.mul(centered, centered), axes, true);
     const normed = tf.mul(centered, tf.rsqrt(tf.add(variance, eps))).reshape([
       b,
       h,

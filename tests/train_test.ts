@@ -10,7 +10,7 @@ import { modelSpec } from "../src/models/presets.ts";
 import { ADAMW_DEFAULTS, initAdamW } from "../src/train/adamw.ts";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
 import { dataDir, defaultConfig, type TrainConfig } from "../src/train/config.ts";
-import { train } from "../src/train/loop.ts";
+import { NonFiniteLossError, train } from "../src/train/loop.ts";
 import { trainStep } from "../src/train/step.ts";
 import { setup } from "./_setup.ts";
 
@@ -142,4 +142,21 @@ Deno.test("checkpoint: parameters and optimizer state round-trip; a wrong model 
   );
   [template, opt.m, opt.v, cnnTemplate].forEach(disposeTree);
   await Deno.remove(out, { recursive: true });
+});
+
+Deno.test("train(): a non-finite loss stops training with a message and writes no checkpoint", async () => {
+  const explode = await Deno.makeTempDir();
+  await assert.rejects(
+    train(config(explode, { lr: 1e30, clipNorm: 0, warmupEpochs: 0, labelSmoothing: 0 }), {
+      quiet: true,
+    }),
+    (e: Error) =>
+      e instanceof NonFiniteLossError &&
+      /The loss became (NaN|Infinity|-Infinity) at epoch 1.*No checkpoint was written.*--lr/.test(
+        e.message,
+      ),
+  );
+  // Checkpoints are written only after an epoch that finished with finite losses.
+  assert.deepEqual([...Deno.readDirSync(explode)].map((e) => e.name), ["config.json"]);
+  await Deno.remove(explode, { recursive: true });
 });

@@ -14,14 +14,14 @@ import { Rng } from "../core/rng.ts";
 import { writeFileAtomic } from "../core/safetensors.ts";
 import { brand } from "../core/tensor.ts";
 import { fillBatch } from "../data/batches.ts";
-import { loadCifar10 } from "../data/cifar.ts";
+import { type ImageSet, loadCifar10 } from "../data/cifar.ts";
 import { modelSpec } from "../models/presets.ts";
 import { Progress } from "../cli/progress.ts";
-import { initAdamW } from "./adamw.ts";
+import { type AdamWConfig, type AdamWState, initAdamW } from "./adamw.ts";
 import { readCheckpoint, type RunState, saveCheckpoint } from "./checkpoint.ts";
 import { dataDir, type TrainConfig } from "./config.ts";
 import { evaluate } from "./evaluate.ts";
-import { learningRate } from "./schedule.ts";
+import { learningRate, type ScheduleConfig } from "./schedule.ts";
 import { trainStep } from "./step.ts";
 
 /** One line of `metrics.jsonl`. */
@@ -71,6 +71,95 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Stop after this epoch as if interrupted, leaving the run resumable (tests). */
   stopAfterEpoch?: number;
+}
+
+/** What one epoch needs besides the parameters and optimizer state. */
+interface EpochContext {
+  spec: ReturnType<typeof modelSpec>;
+  config: TrainConfig;
+  data: ImageSet;
+  schedule: ScheduleConfig;
+  optimizer: AdamWConfig;
+  rng: Rng;
+  /** Updated in place: `step` advances; `epoch` is the last finished one. */
+  run: RunState;
+  progress: Progress;
+  budgetSeconds: number;
+  ckpt: string;
+}
+
+/**
+ * One pass over the training set in a shuffled order (or until the time
+ * budget ends): a batch, a learning rate, an explicit-gradient step, progress.
+ */
+async function trainEpoch<P extends ParamTree>(ctx: EpochContext, params: P, state: AdamWState<P>) {
+  const { config, run, schedule } = ctx;
+  const epoch = run.epoch + 1, stepsPerEpoch = Math.floor(ctx.data.size / config.batchSize);
+  const order = ctx.rng.permutation(ctx.data.size);
+  const images = new Float32Array(config.batchSize * 3072),
+    labels = new Int32Array(config.batchSize);
+  let lossSum = 0, correct = 0, seen = 0, lr = 0, outOfTime = false;
+  const start = performance.now();
+  for (let s = 0; s < stepsPerEpoch; s++) {
+    const spent = run.trainSeconds + (performance.now() - start) / 1000;
+    if (spent >= ctx.budgetSeconds) {
+      outOfTime = true;
+      break;
+    }
+    const batchOrder = order.subarray(s * config.batchSize, (s + 1) * config.batchSize);
+    fillBatch(ctx.data, batchOrder, images, labels, config.augment ? ctx.rng : null);
+    const batch = {
+      images: brand(tf.tensor4d(images, [config.batchSize, 32, 32, 3]), [
+        "batch",
+        "height",
+        "width",
+        "channels",
+      ]),
+      labels: tf.tensor1d(labels, "int32"),
+    };
+    // Under a time budget the schedule follows elapsed time, so the cosine
+    // reaches its floor when the budget ends rather than at --epochs.
+    const timeStep = Number.isFinite(ctx.budgetSeconds)
+      ? Math.floor((spent / ctx.budgetSeconds) * schedule.totalSteps)
+      : 0;
+    lr = learningRate(schedule, Math.max(run.step, timeStep));
+    const stepConfig = { lr, labelSmoothing: config.labelSmoothing, optimizer: ctx.optimizer };
+    const r = await trainStep(ctx.spec.apply, params, state, batch, stepConfig, ctx.rng);
+    tf.dispose([batch.images, batch.labels]);
+    params = r.params;
+    state = r.state;
+    if (!Number.isFinite(r.loss)) {
+      ctx.progress.done();
+      const kept = run.epoch > 0
+        ? `The last good checkpoint, from epoch ${run.epoch}, is kept in ${ctx.ckpt}.`
+        : "No checkpoint was written.";
+      throw new NonFiniteLossError(
+        `The loss became ${r.loss} at epoch ${epoch}, step ${s + 1} (lr ${lr.toExponential(2)}); ` +
+          `training stopped. ${kept} Try a lower --lr.`,
+      );
+    }
+    run.step++;
+    lossSum += r.loss * config.batchSize;
+    correct += r.correct;
+    seen += config.batchSize;
+    const elapsed = (performance.now() - start) / 1000, ips = seen / elapsed;
+    const remaining = (config.epochs - epoch) * stepsPerEpoch + (stepsPerEpoch - s - 1);
+    ctx.progress.update({
+      epoch,
+      epochs: config.epochs,
+      step: s + 1,
+      stepsPerEpoch,
+      loss: lossSum / seen,
+      accuracy: correct / seen,
+      imagesPerSecond: ips,
+      etaSeconds: Math.min(
+        (remaining * config.batchSize) / ips,
+        ctx.budgetSeconds - run.trainSeconds - elapsed,
+      ),
+    });
+  }
+  ctx.progress.done();
+  return { params, state, lossSum, correct, seen, lr, outOfTime };
 }
 
 /** Train a model as `config` says; returns the summary it also writes. */
@@ -158,8 +247,6 @@ export async function train(
     everySeconds: options.quiet ? 1e9 : 30,
   });
   const budgetSeconds = config.minutes > 0 ? config.minutes * 60 : Infinity;
-  const images = new Float32Array(config.batchSize * 3072),
-    labels = new Int32Array(config.batchSize);
   let stoppedBy: TrainSummary["stoppedBy"] = "epochs";
   let last = null as Awaited<ReturnType<typeof evaluate>> | null;
 
@@ -167,89 +254,30 @@ export async function train(
     run.epoch < config.epochs && stoppedBy === "epochs" && run.epoch !== options.stopAfterEpoch
   ) {
     const epoch = run.epoch + 1;
-    const order = rng.permutation(data.train.size);
-    let lossSum = 0, correct = 0, seen = 0;
     const epochStart = performance.now();
-    let lr = 0;
-    for (let s = 0; s < stepsPerEpoch; s++) {
-      if (
-        run.trainSeconds + (performance.now() - epochStart) / 1000 >=
-          budgetSeconds
-      ) {
-        stoppedBy = "minutes";
-        break;
-      }
-      fillBatch(
-        data.train,
-        order.subarray(s * config.batchSize, (s + 1) * config.batchSize),
-        images,
-        labels,
-        config.augment ? rng : null,
-      );
-      const batch = {
-        images: brand(tf.tensor4d(images, [config.batchSize, 32, 32, 3]), [
-          "batch",
-          "height",
-          "width",
-          "channels",
-        ]),
-        labels: tf.tensor1d(labels, "int32"),
-      };
-      // Under a time budget the schedule follows elapsed time, so the cosine
-      // reaches its floor when the budget ends rather than at --epochs.
-      const spent = run.trainSeconds + (performance.now() - epochStart) / 1000;
-      const timeStep = Math.floor((spent / budgetSeconds) * schedule.totalSteps);
-      lr = learningRate(
+    const e = await trainEpoch(
+      {
+        spec,
+        config,
+        data: data.train,
         schedule,
-        Math.max(run.step, Number.isFinite(budgetSeconds) ? timeStep : 0),
-      );
-      const r = await trainStep(spec.apply, params, state, batch, {
-        lr,
-        labelSmoothing: config.labelSmoothing,
         optimizer,
-      }, rng);
-      tf.dispose([batch.images, batch.labels]);
-      params = r.params;
-      state = r.state;
-      if (!Number.isFinite(r.loss)) {
-        progress.done();
-        throw new NonFiniteLossError(
-          `The loss became ${r.loss} at epoch ${epoch}, step ${s + 1} (lr ${
-            lr.toExponential(2)
-          }); training stopped. ` +
-            `${
-              run.epoch > 0
-                ? `The last good checkpoint, from epoch ${run.epoch}, is kept in ${ckpt}.`
-                : "No checkpoint was written."
-            } ` +
-            `Try a lower --lr.`,
-        );
-      }
-      run.step++;
-      lossSum += r.loss * config.batchSize;
-      correct += r.correct;
-      seen += config.batchSize;
-      const elapsed = (performance.now() - epochStart) / 1000;
-      const ips = seen / elapsed;
-      const remaining = (config.epochs - epoch) * stepsPerEpoch +
-        (stepsPerEpoch - s - 1);
-      progress.update({
-        epoch,
-        epochs: config.epochs,
-        step: s + 1,
-        stepsPerEpoch,
-        loss: lossSum / seen,
-        accuracy: correct / seen,
-        imagesPerSecond: ips,
-        etaSeconds: Math.min(
-          (remaining * config.batchSize) / ips,
-          budgetSeconds - run.trainSeconds - elapsed,
-        ),
-      });
-    }
-    progress.done();
+        rng,
+        run,
+        progress,
+        budgetSeconds,
+        ckpt,
+      },
+      params,
+      state,
+    );
+    params = e.params;
+    state = e.state;
+    if (e.outOfTime) stoppedBy = "minutes";
+    const { lossSum, correct, seen, lr } = e;
     if (seen === 0) break;
-    run.trainSeconds += (performance.now() - epochStart) / 1000;
+    const epochSeconds = (performance.now() - epochStart) / 1000; // training only, before evaluation
+    run.trainSeconds += epochSeconds;
     last = await evaluate(spec.apply, params, data.test);
     run.epoch = epoch;
     run.rng = rng.state;
@@ -263,7 +291,7 @@ export async function train(
       perClassAccuracy: last.perClassAccuracy,
       lr,
       trainSeconds: run.trainSeconds,
-      imagesPerSecond: seen / ((performance.now() - epochStart) / 1000),
+      imagesPerSecond: seen / epochSeconds,
     };
     await Deno.writeTextFile(metricsFile, JSON.stringify(metrics) + "\n", {
       append: true,

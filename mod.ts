@@ -44,3 +44,6 @@ export * from "./src/train/checkpoint.ts";
 export * from "./src/train/loop.ts";
 export * from "./src/data/cifar.ts";
 export * from "./src/data/batches.ts";
+export * from "./src/report/attention_maps.ts";
+export * from "./src/report/compare.ts";
+export * from "./src/report/report.ts";

@@ -54,8 +54,10 @@ async function findAdapter(): Promise<AdapterLike | null> {
 
 function describeAdapter(a: AdapterLike): string {
   const i = a.info ?? {};
-  return [i.vendor, i.architecture, i.device, i.description].filter((s) => s)
-    .join(" ") || "unknown adapter";
+  // The description names the device ("llvmpipe (LLVM 15.0.6, 256 bits)");
+  // vendor and device are often bare PCI ids, so they are only a fallback.
+  return i.description || [i.vendor, i.architecture, i.device].filter((s) => s).join(" ") ||
+    "unknown adapter";
 }
 
 /** True for software rasterisers (llvmpipe, lavapipe, SwiftShader, WARP). */
@@ -90,9 +92,14 @@ export async function selectBackend(
     return chosen;
   }
   let resolved: BackendInfo["name"];
-  let description = "";
+  let description = "", skipped = "";
   if (name === "auto" || name === "webgpu") {
     const adapter = await findAdapter();
+    if (adapter && name === "auto" && isSoftwareAdapter(adapter)) {
+      skipped = ` (WebGPU adapter "${
+        describeAdapter(adapter)
+      }" is a software rasteriser: not used)`;
+    }
     if (name === "webgpu" && !adapter) {
       throw new Error(
         "--backend webgpu: navigator.gpu offers no adapter here; use --backend auto or fast",
@@ -123,6 +130,7 @@ export async function selectBackend(
   } else if (resolved !== "webgpu") {
     description = `stock tfjs ${resolved}`;
   }
+  description += skipped;
   chosen = { name: resolved, description };
   if (!quiet) console.error(`backend: ${description}`);
   return chosen;

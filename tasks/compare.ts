@@ -3,8 +3,8 @@
  * same data and budget (or reuse runs with --runs A B), and write a report.
  */
 import { parseArgs } from "node:util";
-import { BACKEND_NAMES, type BackendName } from "../src/backend/select.ts";
-import { numberFlag, runMain, stamp, UsageError } from "../src/cli/args.ts";
+import { BACKEND_NAMES } from "../src/backend/select.ts";
+import { choiceFlag, numberFlag, runMain, stamp, UsageError } from "../src/cli/args.ts";
 import { PRESET_NAMES } from "../src/models/presets.ts";
 import { compare } from "../src/report/compare.ts";
 import { summaryTable } from "../src/report/report.ts";
@@ -54,17 +54,9 @@ async function main(args: string[]): Promise<void> {
   if (runs && runs.length !== 2) {
     throw new UsageError("--runs takes two run folders: one CNN run and one ViT run");
   }
-  if (v.preset !== undefined && !PRESET_NAMES.includes(v.preset as typeof PRESET_NAMES[number])) {
-    throw new UsageError(`--preset must be one of ${PRESET_NAMES.join(", ")}, got "${v.preset}"`);
-  }
-  if (v.backend !== undefined && !BACKEND_NAMES.includes(v.backend as BackendName)) {
-    throw new UsageError(
-      `--backend must be one of ${BACKEND_NAMES.join(", ")}, got "${v.backend}"`,
-    );
-  }
   const out = v.out ?? `runs/compare-${stamp()}`;
   const { results } = await compare({
-    preset: v.preset ?? "small",
+    preset: choiceFlag("preset", v.preset, PRESET_NAMES) ?? "small",
     epochs: numberFlag("epochs", v.epochs, { integer: true, min: 1 }) ?? 10,
     minutes: numberFlag("minutes", v.minutes, { min: 0 }) ?? 0,
     seeds: numberFlag("seeds", v.seeds, { integer: true, min: 1 }) ?? 1,
@@ -72,7 +64,7 @@ async function main(args: string[]): Promise<void> {
     data: v.data ?? Deno.env.get("CIFAR10_DIR") ?? "data/cifar-10-batches-bin",
     trainSize: numberFlag("train-size", v["train-size"], { integer: true, min: 1 }),
     testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),
-    backend: (v.backend ?? "auto") as BackendName,
+    backend: choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto",
     out,
     runs,
   });

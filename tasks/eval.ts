@@ -4,8 +4,8 @@
  * preset).
  */
 import { parseArgs } from "node:util";
-import { BACKEND_NAMES, type BackendName, selectBackend } from "../src/backend/select.ts";
-import { numberFlag, runMain, UsageError } from "../src/cli/args.ts";
+import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
+import { choiceFlag, numberFlag, runMain, UsageError } from "../src/cli/args.ts";
 import { disposeTree } from "../src/core/params.ts";
 import { Rng } from "../src/core/rng.ts";
 import { CLASS_NAMES, loadCifar10 } from "../src/data/cifar.ts";
@@ -38,13 +38,9 @@ async function main(args: string[]): Promise<void> {
       "--checkpoint PATH is required (a checkpoint.safetensors from a training run)",
     );
   }
-  if (v.backend !== undefined && !BACKEND_NAMES.includes(v.backend as BackendName)) {
-    throw new UsageError(
-      `--backend must be one of ${BACKEND_NAMES.join(", ")}, got "${v.backend}"`,
-    );
-  }
+  const backendName = choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto";
   const ckpt = await readCheckpoint(v.checkpoint);
-  const backend = await selectBackend((v.backend ?? "auto") as BackendName, v.json);
+  const backend = await selectBackend(backendName, v.json);
   const spec = modelSpec(ckpt.header.model as ModelKind, ckpt.header.preset);
   const template = spec.init(new Rng(0));
   const params = ckpt.params(template);

@@ -3,8 +3,8 @@
  * Run with --help for the flags.
  */
 import { parseArgs } from "node:util";
-import { BACKEND_NAMES, type BackendName } from "../src/backend/select.ts";
-import { numberFlag, runMain, stamp, UsageError } from "../src/cli/args.ts";
+import { BACKEND_NAMES } from "../src/backend/select.ts";
+import { choiceFlag, numberFlag, runMain, stamp, UsageError } from "../src/cli/args.ts";
 import { type ModelKind, PRESET_NAMES } from "../src/models/presets.ts";
 import { defaultConfig, type TrainConfig } from "../src/train/config.ts";
 import { train } from "../src/train/loop.ts";
@@ -70,24 +70,9 @@ export async function main(args: string[]): Promise<void> {
     return;
   }
   const d = defaultConfig(model);
-  if (
-    v.preset !== undefined &&
-    !PRESET_NAMES.includes(v.preset as typeof PRESET_NAMES[number])
-  ) {
-    throw new UsageError(
-      `--preset must be one of ${PRESET_NAMES.join(", ")}, got "${v.preset}"`,
-    );
-  }
-  if (
-    v.backend !== undefined && !BACKEND_NAMES.includes(v.backend as BackendName)
-  ) {
-    throw new UsageError(
-      `--backend must be one of ${BACKEND_NAMES.join(", ")}, got "${v.backend}"`,
-    );
-  }
   const config: TrainConfig = {
     ...d,
-    preset: v.preset ?? d.preset,
+    preset: choiceFlag("preset", v.preset, PRESET_NAMES) ?? d.preset,
     epochs: numberFlag("epochs", v.epochs, { integer: true, min: 1 }) ??
       d.epochs,
     minutes: numberFlag("minutes", v.minutes, { min: 0 }) ?? d.minutes,
@@ -111,7 +96,7 @@ export async function main(args: string[]): Promise<void> {
       integer: true,
       min: 1,
     }),
-    backend: (v.backend ?? d.backend) as BackendName,
+    backend: choiceFlag("backend", v.backend, BACKEND_NAMES) ?? d.backend,
     out: v.out ?? `runs/${model}-${stamp()}`,
   };
   const summary = await train(config, { resume: v.resume });

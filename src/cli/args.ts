@@ -28,6 +28,22 @@ export function numberFlag(
   return n;
 }
 
+/**
+ * Check a flag value against a fixed list, or throw a {@linkcode UsageError}
+ * naming the flag, the choices and the value.
+ */
+export function choiceFlag<const C extends string>(
+  name: string,
+  value: string | undefined,
+  choices: readonly C[],
+): C | undefined {
+  if (value === undefined) return undefined;
+  if (!choices.includes(value as C)) {
+    throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got "${value}"`);
+  }
+  return value as C;
+}
+
 /** Run a task's main: print errors as one line (stack only with DEBUG=1) and exit 1 (2 for usage). */
 export async function runMain(main: () => Promise<void>): Promise<void> {
   try {

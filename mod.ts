@@ -29,6 +29,7 @@ export * from "./src/layers/activations.ts";
 export * from "./src/layers/attention.ts";
 export * from "./src/layers/self_attention_2d.ts";
 export * from "./src/layers/patchify.ts";
+export * from "./src/layers/pool.ts";
 export * from "./src/layers/encoder.ts";
 export * from "./src/models/vit.ts";
 export * from "./src/models/cnn.ts";

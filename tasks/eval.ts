@@ -1,7 +1,7 @@
 /**
  * `deno task eval --checkpoint PATH [--data DIR] [--json]`: test accuracy and
  * per-class accuracy of a saved checkpoint (its metadata names the model and
- * preset).
+ * preset), averaging each image with its mirror image unless `--no-tta`.
  */
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
@@ -16,7 +16,10 @@ import { evaluate } from "../src/train/evaluate.ts";
 
 const HELP = `Evaluate a checkpoint on the CIFAR-10 test set.
 
-Usage: deno task eval --checkpoint PATH [--data DIR|sample] [--test-size N] [--backend NAME] [--json]
+Usage: deno task eval --checkpoint PATH [--data DIR|sample] [--test-size N] [--backend NAME] [--no-tta] [--json]
+
+Test accuracy averages the logits of each image and its mirror image (as
+training's final evaluation does); --no-tta evaluates each image once.
 `;
 
 async function main(args: string[]): Promise<void> {
@@ -29,6 +32,7 @@ async function main(args: string[]): Promise<void> {
       "test-size": { type: "string" },
       backend: { type: "string" },
       json: { type: "boolean" },
+      "no-tta": { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -52,7 +56,8 @@ async function main(args: string[]): Promise<void> {
       testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),
     },
   );
-  const result = await evaluate(spec.apply, params, data.test);
+  const tta = !v["no-tta"];
+  const result = await evaluate(spec.apply, params, data.test, { flip: tta });
   disposeTree(params);
   if (v.json) {
     console.log(JSON.stringify({
@@ -62,6 +67,7 @@ async function main(args: string[]): Promise<void> {
       params: spec.paramCount,
       testImages: result.size,
       testAccuracy: result.accuracy,
+      tta,
       perClassAccuracy: Object.fromEntries(
         CLASS_NAMES.map((c, i) => [c, result.perClassAccuracy[i]]),
       ),
@@ -74,7 +80,11 @@ async function main(args: string[]): Promise<void> {
       spec.paramCount.toLocaleString("en-US")
     } parameters), ${result.size} test images`,
   );
-  console.log(`test accuracy: ${(100 * result.accuracy).toFixed(2)}%`);
+  console.log(
+    `test accuracy${tta ? " (each image averaged with its mirror)" : ""}: ${
+      (100 * result.accuracy).toFixed(2)
+    }%`,
+  );
   for (const [i, c] of CLASS_NAMES.entries()) {
     console.log(`  ${c.padEnd(11)} ${(100 * result.perClassAccuracy[i]).toFixed(1)}%`);
   }

@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { BACKEND_NAMES } from "../src/backend/select.ts";
 import { choiceFlag, numberFlag, runMain, stamp, UsageError } from "../src/cli/args.ts";
 import { type ModelKind, PRESET_NAMES } from "../src/models/presets.ts";
-import { defaultConfig, type TrainConfig } from "../src/train/config.ts";
+import { defaultConfig, presetDefaults, type TrainConfig } from "../src/train/config.ts";
 import { train } from "../src/train/loop.ts";
 
 function help(model: string): string {
@@ -15,7 +15,10 @@ function help(model: string): string {
 
 Usage: deno task train:${model} [flags]
 
-  --preset NAME        ${PRESET_NAMES.join(" | ")} (default ${d.preset})
+  --preset NAME        ${PRESET_NAMES.join(" | ")} (default ${d.preset});
+                       hour brings its own defaults: batch 256, lr ${
+    presetDefaults(model as ModelKind, "hour").lr
+  }, warmup 0.5
   --epochs N           epochs (default ${d.epochs})
   --minutes M          time budget for training; the lr schedule follows it; stops cleanly and evaluates
   --batch-size N       images per step (default ${d.batchSize})
@@ -24,6 +27,7 @@ Usage: deno task train:${model} [flags]
   --warmup-epochs X    linear warmup before the cosine decay (default ${d.warmupEpochs})
   --label-smoothing X  (default ${d.labelSmoothing})
   --no-augment         no random crop and flip
+  --no-tta             final evaluation without mirror-image averaging
   --seed N             seed for initialisation, order, augmentation (default ${d.seed})
   --data DIR|sample    CIFAR-10 binary folder (default $CIFAR10_DIR or ${d.data}); "sample" = shipped 1,000/200 images
   --train-size N       use the first N training images
@@ -55,6 +59,7 @@ export async function main(args: string[]): Promise<void> {
       "warmup-epochs": { type: "string" },
       "label-smoothing": { type: "string" },
       "no-augment": { type: "boolean" },
+      "no-tta": { type: "boolean" },
       seed: { type: "string" },
       data: { type: "string" },
       "train-size": { type: "string" },
@@ -69,10 +74,11 @@ export async function main(args: string[]): Promise<void> {
     console.log(help(model));
     return;
   }
-  const d = defaultConfig(model);
+  const preset = choiceFlag("preset", v.preset, PRESET_NAMES) ?? defaultConfig(model).preset;
+  const d = { ...defaultConfig(model), ...presetDefaults(model, preset) };
   const config: TrainConfig = {
     ...d,
-    preset: choiceFlag("preset", v.preset, PRESET_NAMES) ?? d.preset,
+    preset,
     epochs: numberFlag("epochs", v.epochs, { integer: true, min: 1 }) ??
       d.epochs,
     minutes: numberFlag("minutes", v.minutes, { min: 0 }) ?? d.minutes,
@@ -86,6 +92,7 @@ export async function main(args: string[]): Promise<void> {
     labelSmoothing: numberFlag("label-smoothing", v["label-smoothing"], { min: 0, max: 1 }) ??
       d.labelSmoothing,
     augment: !v["no-augment"],
+    tta: !v["no-tta"],
     seed: numberFlag("seed", v.seed, { integer: true, min: 0 }) ?? d.seed,
     data: v.data ?? Deno.env.get("CIFAR10_DIR") ?? d.data,
     trainSize: numberFlag("train-size", v["train-size"], {

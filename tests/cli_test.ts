@@ -27,7 +27,7 @@ Deno.test("train: bad flags exit 2 with a message naming the flag", async () => 
   for (
     const [args, message] of [
       [["vit", "--epochs", "zero"], /--epochs must be an integer >= 1, got "zero"/],
-      [["vit", "--preset", "huge"], /--preset must be one of tiny, small, base, got "huge"/],
+      [["vit", "--preset", "huge"], /--preset must be one of tiny, small, base, hour, got "huge"/],
       [
         ["vit", "--backend", "tpu"],
         /--backend must be one of auto, webgpu, fast, wasm, cpu, got "tpu"/,
@@ -78,5 +78,49 @@ Deno.test("train --help lists the flags; info prints every preset", async () => 
   }
   const info = await run("info.ts", "--json");
   const rows = JSON.parse(info.stdout);
-  assert.equal(rows.length, 6);
+  assert.equal(rows.length, 8);
+});
+
+Deno.test("eval reproduces the final accuracy of a batch-norm run from its checkpoint", async () => {
+  const out = await Deno.makeTempDir();
+  const common = ["--data", "sample", "--test-size", "100"];
+  const trained = await run(
+    "train.ts",
+    "cnn",
+    "--preset",
+    "hour",
+    "--epochs",
+    "1",
+    "--batch-size",
+    "64",
+    "--train-size",
+    "256",
+    "--out",
+    out,
+    ...common,
+  );
+  assert.equal(trained.code, 0, trained.stderr);
+  const summary = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
+  assert.equal(summary.tta, true);
+  const evaluated = await run(
+    "eval.ts",
+    "--checkpoint",
+    `${out}/checkpoint.safetensors`,
+    "--json",
+    ...common,
+  );
+  assert.equal(evaluated.code, 0, evaluated.stderr);
+  const result = JSON.parse(evaluated.stdout);
+  assert.equal(result.tta, true);
+  assert.equal(result.testAccuracy, summary.testAccuracy);
+  const plain = await run(
+    "eval.ts",
+    "--checkpoint",
+    `${out}/checkpoint.safetensors`,
+    "--json",
+    "--no-tta",
+    ...common,
+  );
+  assert.equal(JSON.parse(plain.stdout).testAccuracy, summary.testAccuracyPlain);
+  await Deno.remove(out, { recursive: true });
 });

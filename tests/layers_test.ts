@@ -6,7 +6,7 @@ import { gelu } from "../src/layers/activations.ts";
 import { initLinear, linear } from "../src/layers/linear.ts";
 import { groupNorm, initNorm, layerNorm } from "../src/layers/norm.ts";
 import { patchify, unpatchify } from "../src/layers/patchify.ts";
-import { maxPool2x2 } from "../src/models/cnn.ts";
+import { maxPool2x2 } from "../src/layers/pool.ts";
 import { directionalCheck, maxAbsDiff, onCpu, seeded, setup } from "./_setup.ts";
 
 await setup();

@@ -4,8 +4,15 @@ import { countParams, disposeTree } from "../src/core/params.ts";
 import { Rng } from "../src/core/rng.ts";
 import { brand } from "../src/core/tensor.ts";
 import { cnnAttentionMaps, type CNNParams } from "../src/models/cnn.ts";
-import { CNN_PRESETS, modelSpec, PRESET_NAMES, VIT_PRESETS } from "../src/models/presets.ts";
-import { vitAttentionMaps, type ViTParams } from "../src/models/vit.ts";
+import {
+  CNN_PRESETS,
+  MATCHED_PRESETS,
+  modelSpec,
+  PRESET_NAMES,
+  VIT_PRESETS,
+  vitSpec,
+} from "../src/models/presets.ts";
+import { numPatches, vitAttentionMaps, type ViTParams } from "../src/models/vit.ts";
 import { seeded, setup } from "./_setup.ts";
 
 await setup();
@@ -28,14 +35,28 @@ Deno.test("both models give [batch, 10] logits; parameter counts match the formu
   }
 });
 
-Deno.test("presets come in pairs within 5% of each other's parameter count", () => {
-  for (const preset of PRESET_NAMES) {
+Deno.test("matched presets come in pairs within 5% of each other's parameter count", () => {
+  for (const preset of MATCHED_PRESETS) {
     const c = modelSpec("cnn", preset).paramCount, v = modelSpec("vit", preset).paramCount;
     assert.ok(Math.abs(c - v) / v <= 0.05, `${preset}: cnn ${c} vs vit ${v}`);
   }
   const small = modelSpec("vit", "small").paramCount, base = modelSpec("vit", "base").paramCount;
   assert.ok(small >= 300_000 && small <= 600_000, `small ViT has ${small}`);
   assert.ok(base <= 1_000_000, `base ViT has ${base}`);
+});
+
+Deno.test("every preset's parameter count matches its formula, and hour stays within 1M", () => {
+  for (const preset of PRESET_NAMES) {
+    for (const kind of ["cnn", "vit"] as const) {
+      const spec = modelSpec(kind, preset);
+      const params = spec.init(new Rng(0));
+      assert.equal(countParams(params), spec.paramCount, `${kind} ${preset}`);
+      if (preset === "hour") {
+        assert.ok(spec.paramCount <= 1_000_000, `${kind} hour: ${spec.paramCount}`);
+      }
+      disposeTree(params);
+    }
+  }
 });
 
 Deno.test("attention maps have one row per query over all keys", () => {
@@ -95,4 +116,23 @@ Deno.test({
       assert.ok(diff <= 1e-4, `${["cnn", "vit"][i]}: cpu and webgpu differ by ${diff}`);
     }
   },
+});
+
+Deno.test("a ViT with a convolutional tokenizer cuts patches from the smaller feature map", () => {
+  const config = { ...VIT_PRESETS.tiny, tokenizer: [8, 16], patchSize: 2 };
+  assert.equal(numPatches(config), 16); // 32 -> 8 after two poolings, 2x2 patches
+  const spec = vitSpec(config);
+  const params = spec.init(new Rng(0)) as ViTParams;
+  assert.deepEqual(params.tokenizer!.map((c) => c.w.shape), [[3, 3, 3, 8], [3, 3, 8, 16]]);
+  assert.deepEqual(params.posEmbed.shape, [1, 17, config.dim]);
+  const x = images();
+  const logits = spec.apply(params, x, null);
+  assert.deepEqual(logits.shape, [2, 10]);
+  assert.equal(countParams(params), spec.paramCount);
+  assert.throws(
+    () => numPatches({ ...config, patchSize: 3 }),
+    /tokenizer output size 8 is not divisible by patch size 3/,
+  );
+  tf.dispose([x, logits]);
+  disposeTree(params);
 });

@@ -79,9 +79,35 @@ export function mapTree<P extends ParamTree>(
   return unflatten(tree, flatten(tree).map(([n, t]) => fn(t, n)));
 }
 
-/** Total number of scalar parameters. */
+/**
+ * The top-level key under which a model keeps buffers: tensors it needs to
+ * evaluate but that gradients do not train (a batch norm's population
+ * statistics). Training splits them off with {@linkcode splitBuffers}.
+ */
+export const BUFFERS_KEY = "stats";
+
+/** `{ trainable, buffers }`: the tree without its buffers, and the buffers (or null). */
+export function splitBuffers<P extends ParamTree>(
+  tree: P,
+): { trainable: ParamTree; buffers: ParamTree | null } {
+  if (tree instanceof tf.Tensor || Array.isArray(tree) || !(BUFFERS_KEY in tree)) {
+    return { trainable: tree, buffers: null };
+  }
+  const { [BUFFERS_KEY]: buffers, ...trainable } = tree as Record<string, ParamTree>;
+  return { trainable, buffers };
+}
+
+/** `trainable` with `buffers` put back under {@linkcode BUFFERS_KEY}. */
+export function withBuffers<P extends ParamTree>(
+  trainable: ParamTree,
+  buffers: ParamTree | null,
+): P {
+  return (buffers === null ? trainable : { ...(trainable as object), [BUFFERS_KEY]: buffers }) as P;
+}
+
+/** Total number of trained scalar parameters (buffers not counted). */
 export function countParams(tree: ParamTree): number {
-  return leaves(tree).reduce((s, t) => s + t.size, 0);
+  return leaves(splitBuffers(tree).trainable).reduce((s, t) => s + t.size, 0);
 }
 
 /** Dispose every leaf. */

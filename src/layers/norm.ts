@@ -94,3 +94,53 @@ export function groupNorm(
     return tf.add(tf.mul(normed, params.scale), params.shift);
   }));
 }
+
+/** Per-channel population statistics of a batch norm (buffers, not trained). */
+export type BatchNormStats = { mean: tf.Tensor; variance: tf.Tensor };
+
+/** Mean 0, variance 1: what a batch norm evaluates with before calibration. */
+export function initBatchNormStats(channels: number): BatchNormStats {
+  return { mean: zeros([channels]), variance: ones([channels]) };
+}
+
+/** Per-channel mean and biased variance over batch, height and width. */
+export function batchMoments(x: Images): BatchNormStats {
+  return tf.tidy(() => {
+    const c = x.shape[3]!;
+    const flat = x.reshape([-1, c]); // (BHW, C): reduce over the leading axis
+    // Sum then scale: tfjs's Mean over a leading axis transposes first,
+    // while Sum over leading axes has a fast kernel on the CPU path.
+    const n = flat.shape[0];
+    const mean = tf.div(tf.sum(flat, 0), n);
+    const centered = tf.sub(flat, mean);
+    return { mean, variance: tf.div(tf.sum(tf.mul(centered, centered), 0), n) };
+  });
+}
+
+/**
+ * Batch norm (Ioffe & Szegedy 2015) over `[batch, height, width, channels]`.
+ * With `stats` null it normalises with this batch's statistics (training);
+ * otherwise with the given population statistics (evaluation). Population
+ * statistics come from {@linkcode batchMoments} averaged over training
+ * batches after training ("precise BN", Wu & Johnson 2021), not from a
+ * running average, so they match the final weights exactly.
+ */
+export function batchNorm(
+  params: NormParams,
+  x: Images,
+  stats: BatchNormStats | null,
+  eps = 1e-5,
+): Images {
+  const c = params.scale.shape[0];
+  checkShape(
+    x,
+    ["batch", "height", "width", "channels"],
+    [null, null, null, c],
+    "batchNorm input",
+  );
+  return cast(tf.tidy(() => {
+    const { mean, variance } = stats ?? batchMoments(x);
+    const factor = tf.mul(tf.rsqrt(tf.add(variance, eps)), params.scale); // (C,)
+    return tf.add(tf.mul(tf.sub(x, mean), factor), params.shift);
+  }));
+}

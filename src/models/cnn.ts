@@ -2,7 +2,8 @@
  * CNN-SA: a convolutional network with hand-written self-attention layers.
  * A stem conv, four stages of [conv, (2x2 max-pool), self-attention], a final
  * conv, global average pooling and a linear head. Each conv is followed by
- * group norm and ReLU.
+ * a norm and ReLU: group norm (no statistics to keep), or batch norm with its
+ * population statistics kept as buffers under `stats`.
  *
  * @module
  */
@@ -11,7 +12,16 @@ import type { Rng } from "../core/rng.ts";
 import { cast, checkShape, type Images, type Logits } from "../core/tensor.ts";
 import { conv2d, type ConvParams, initConv } from "../layers/conv.ts";
 import { initLinear, linear, type LinearParams } from "../layers/linear.ts";
-import { groupNorm, initNorm, type NormParams } from "../layers/norm.ts";
+import { maxPool2x2 } from "../layers/pool.ts";
+import {
+  batchMoments,
+  batchNorm,
+  type BatchNormStats,
+  groupNorm,
+  initBatchNormStats,
+  initNorm,
+  type NormParams,
+} from "../layers/norm.ts";
 import {
   initSelfAttention2d,
   selfAttention2d,
@@ -42,8 +52,16 @@ export interface CNNConfig {
   heads: number;
   /** Groups of every group norm. */
   groups: number;
+  /**
+   * `group` (default): conv, group norm, ReLU, then pooling. `batch`: conv,
+   * pooling, batch norm, ReLU (normalising after pooling costs a quarter).
+   */
+  norm?: "group" | "batch";
   classes: number;
 }
+
+/** How the norms run: batch statistics (`train`), kept ones (`eval`), or recorded (`collect`). */
+export type CNNMode = "train" | "eval" | { collect: BatchNormStats[] };
 
 /** A conv followed by group norm. */
 export type ConvNormParams = { conv: ConvParams; norm: NormParams };
@@ -54,6 +72,8 @@ export type CNNParams = {
   stages: { conv: ConvNormParams; attn?: SelfAttention2dParams }[];
   final: ConvNormParams;
   head: LinearParams;
+  /** Batch-norm population statistics, one per conv (stem, stages, final); `norm: "batch"` only. */
+  stats?: BatchNormStats[];
 };
 
 function initConvNorm(rng: Rng, cIn: number, cOut: number): ConvNormParams {
@@ -79,21 +99,40 @@ export function initCNN(rng: Rng, config: CNNConfig): CNNParams {
       : { conv };
   });
   const final = initConvNorm(rng, cIn, config.finalWidth);
-  return {
+  const params: CNNParams = {
     stem,
     stages,
     final,
     head: initLinear(rng, config.finalWidth, config.classes, 0.01),
   };
+  if (config.norm !== "batch") return params;
+  const widths = [config.stemWidth, ...config.stages.map((s) => s.width), config.finalWidth];
+  return { ...params, stats: widths.map(initBatchNormStats) };
 }
 
-function convNormRelu(p: ConvNormParams, x: Images, groups: number): Images {
-  return cast(tf.relu(groupNorm(p.norm, conv2d(p.conv, x), groups)));
-}
-
-/** 2x2 max-pooling, stride 2. */
-export function maxPool2x2(x: Images): Images {
-  return cast(tf.maxPool(x as tf.Tensor4D, 2, 2, "valid"));
+/** The conv blocks in order (stem, stages, final): conv, norm, ReLU, optional pooling. */
+function convBlocks(params: CNNParams, config: CNNConfig, mode: CNNMode) {
+  let index = 0;
+  return (p: ConvNormParams, x: Images, pool: boolean): Images => {
+    const i = index++;
+    const y = conv2d(p.conv, x);
+    if (config.norm !== "batch") {
+      const z: Images = cast(tf.relu(groupNorm(p.norm, y, config.groups)));
+      return pool ? maxPool2x2(z) : z;
+    }
+    const pooled = pool ? maxPool2x2(y) : y;
+    let stats: BatchNormStats | null = null;
+    if (mode === "eval") {
+      stats = params.stats?.[i] ?? null;
+      if (!stats) {
+        throw new Error("CNN: a batch-norm model evaluates with params.stats, and has none");
+      }
+    } else if (mode !== "train") {
+      const m = batchMoments(pooled);
+      mode.collect.push({ mean: tf.keep(m.mean), variance: tf.keep(m.variance) });
+    }
+    return cast(tf.relu(batchNorm(p.norm, pooled, stats)));
+  };
 }
 
 /** Run the network up to (not including) stage `stop`'s attention, collecting nothing. */
@@ -101,6 +140,7 @@ function features(
   params: CNNParams,
   images: Images,
   config: CNNConfig,
+  mode: CNNMode,
   onAttention?: (stage: number, p: SelfAttention2dParams, x: Images) => void,
 ): Images {
   checkShape(
@@ -109,17 +149,17 @@ function features(
     [null, config.imageSize, config.imageSize, config.channels],
     "CNN input",
   );
-  let x = convNormRelu(params.stem, images, config.groups);
+  const block = convBlocks(params, config, mode);
+  let x = block(params.stem, images, false);
   config.stages.forEach((s, i) => {
     const p = params.stages[i];
-    x = convNormRelu(p.conv, x, config.groups);
-    if (s.downsample) x = maxPool2x2(x);
+    x = block(p.conv, x, s.downsample);
     if (p.attn) {
       onAttention?.(i, p.attn, x);
       x = selfAttention2d(p.attn, x, attnConfig(config, s.width));
     }
   });
-  return convNormRelu(params.final, x, config.groups);
+  return block(params.final, x, false);
 }
 
 /**
@@ -143,11 +183,45 @@ export function cnn(
   params: CNNParams,
   images: Images,
   config: CNNConfig,
+  mode: "train" | "eval" = "eval",
 ): Logits {
   return cast(tf.tidy(() => {
-    const x = features(params, images, config);
+    const x = features(params, images, config, mode);
     return linear(params.head, tf.mean(x, [1, 2])); // global average pool -> (B, C) -> (B, classes)
   }));
+}
+
+/**
+ * Population statistics for a batch-norm CNN ("precise BN"): each norm's
+ * per-channel mean and variance over all of `batches` (training images, no
+ * augmentation), each layer normalised with batch statistics as in
+ * training. Returns new tensors; the caller owns them.
+ */
+export function cnnBatchNormStats(
+  params: CNNParams,
+  batches: Images[],
+  config: CNNConfig,
+): BatchNormStats[] {
+  if (config.norm !== "batch") throw new Error("cnnBatchNormStats: the CNN has no batch norms");
+  if (batches.length === 0) throw new Error("cnnBatchNormStats: no batches to measure");
+  const perBatch = batches.map((images) => {
+    const collect: BatchNormStats[] = [];
+    tf.tidy(() => void features(params, images, config, { collect }));
+    return collect;
+  });
+  // Over the union of the batches: E[x] = mean of the batch means and
+  // Var[x] = E[var_b + mean_b²] - E[x]² (equal-size batches).
+  const stats = tf.tidy(() =>
+    perBatch[0].map((_, layer) => {
+      const means = tf.stack(perBatch.map((b) => b[layer].mean));
+      const vars = tf.stack(perBatch.map((b) => b[layer].variance));
+      const mean = tf.mean(means, 0);
+      const second = tf.mean(tf.add(vars, tf.square(means)), 0);
+      return { mean, variance: tf.relu(tf.sub(second, tf.square(mean))) };
+    })
+  );
+  perBatch.forEach((b) => b.forEach((s) => tf.dispose([s.mean, s.variance])));
+  return stats;
 }
 
 /** Attention weights `[batch, heads, HW, HW]` of each attending stage, for maps. */
@@ -158,7 +232,7 @@ export function cnnAttentionMaps(
 ): { stage: number; size: number; weights: AttentionWeights }[] {
   const maps: { stage: number; size: number; weights: AttentionWeights }[] = [];
   tf.tidy(() => {
-    features(params, images, config, (stage, p, x) => {
+    features(params, images, config, "eval", (stage, p, x) => {
       const weights = tf.keep(
         selfAttention2dWeights(
           p,

@@ -1,6 +1,7 @@
 /**
  * A ViT-like encoder-only transformer for small images (Dosovitskiy et al.
- * 2021): patchify, a linear patch embedding, a learnable class token
+ * 2021): an optional small convolutional tokenizer (as in CCT, Hassani et al.
+ * 2021), patchify, a linear patch embedding, a learnable class token
  * prepended, learnable position embeddings, pre-norm encoder blocks, a final
  * layer norm and a linear head on the class token.
  *
@@ -17,9 +18,11 @@ import {
   type EncoderParams,
   initEncoderBlock,
 } from "../layers/encoder.ts";
+import { conv2d, type ConvParams, initConv } from "../layers/conv.ts";
 import { initLinear, linear, type LinearParams } from "../layers/linear.ts";
 import { initNorm, layerNorm, type NormParams } from "../layers/norm.ts";
 import { patchify } from "../layers/patchify.ts";
+import { maxPool2x2 } from "../layers/pool.ts";
 
 /** Shape of a ViT. */
 export interface ViTConfig {
@@ -32,10 +35,18 @@ export interface ViTConfig {
   mlpDim: number;
   classes: number;
   dropout?: number;
+  /**
+   * Widths of a convolutional tokenizer run before patchify: each entry is a
+   * 3x3 conv, ReLU and 2x2 max-pool, so patches are cut from a feature map
+   * `2^length` times smaller than the image. Empty or absent: plain ViT.
+   */
+  tokenizer?: number[];
 }
 
 /** Parameters of a ViT: a plain record of tensors. */
 export type ViTParams = {
+  /** The convolutional tokenizer's convs; only when `config.tokenizer` is set. */
+  tokenizer?: ConvParams[];
   patchEmbed: LinearParams;
   /** `[1, 1, dim]` */
   classToken: tf.Tensor;
@@ -48,12 +59,31 @@ export type ViTParams = {
 
 /** Number of patch tokens (the class token not included). */
 export function numPatches(config: ViTConfig): number {
-  if (config.imageSize % config.patchSize !== 0) {
+  const size = featureSize(config);
+  if (size % config.patchSize !== 0) {
     throw new Error(
-      `ViT: image size ${config.imageSize} is not divisible by patch size ${config.patchSize}`,
+      `ViT: ${
+        config.tokenizer?.length ? `tokenizer output size ${size}` : `image size ${size}`
+      } is not divisible by patch size ${config.patchSize}`,
     );
   }
-  return (config.imageSize / config.patchSize) ** 2;
+  return (size / config.patchSize) ** 2;
+}
+
+/** Height and width of what patchify cuts: the image, or the tokenizer's output. */
+function featureSize(config: ViTConfig): number {
+  const pools = config.tokenizer?.length ?? 0;
+  if (config.imageSize % 2 ** pools !== 0) {
+    throw new Error(
+      `ViT: image size ${config.imageSize} does not halve ${pools} times for the tokenizer`,
+    );
+  }
+  return config.imageSize / 2 ** pools;
+}
+
+/** Channels of what patchify cuts. */
+function featureChannels(config: ViTConfig): number {
+  return config.tokenizer?.at(-1) ?? config.channels;
 }
 
 function encoderConfig(config: ViTConfig): EncoderConfig {
@@ -67,8 +97,19 @@ function encoderConfig(config: ViTConfig): EncoderConfig {
 
 /** Initialise a ViT from a seeded generator (same seed, same parameters). */
 export function initViT(rng: Rng, config: ViTConfig): ViTParams {
-  const patchDim = config.patchSize ** 2 * config.channels;
+  const patchDim = config.patchSize ** 2 * featureChannels(config);
+  let cIn = config.channels;
+  const tokenizer = config.tokenizer?.length
+    ? {
+      tokenizer: config.tokenizer.map((width) => {
+        const conv = initConv(rng, 3, cIn, width);
+        cIn = width;
+        return conv;
+      }),
+    }
+    : {};
   return {
+    ...tokenizer,
     patchEmbed: initLinear(rng, patchDim, config.dim, 1 / Math.sqrt(patchDim)),
     classToken: truncNormal(rng, [1, 1, config.dim], 0.02),
     posEmbed: truncNormal(rng, [1, 1 + numPatches(config), config.dim], 0.02),
@@ -95,9 +136,13 @@ export function embed(
   );
   return cast(tf.tidy(() => {
     const b = images.shape[0];
+    let x = images;
+    for (const conv of params.tokenizer ?? []) {
+      x = maxPool2x2(cast(tf.relu(conv2d(conv, x)))); // (B, H/2, W/2, width)
+    }
     const patches = linear(
       params.patchEmbed,
-      patchify(images, config.patchSize),
+      patchify(x, config.patchSize),
     ); // (B, N, D)
     const cls = tf.tile(params.classToken, [b, 1, 1]); // (B, 1, D)
     return tf.add(tf.concat([cls, patches], 1), params.posEmbed); // (B, 1+N, D)
@@ -166,10 +211,16 @@ export function vitAttentionMaps(
 /** Exact parameter count of a ViT, by formula (tested against the record). */
 export function vitParamCount(c: ViTConfig): number {
   const n = numPatches(c);
+  let tokenizer = 0, cIn = c.channels;
+  for (const width of c.tokenizer ?? []) {
+    tokenizer += 9 * cIn * width + width;
+    cIn = width;
+  }
   const block = 4 * c.dim + (c.dim * 3 * c.dim + 3 * c.dim) +
     (c.dim * c.dim + c.dim) +
     (c.dim * c.mlpDim + c.mlpDim) + (c.mlpDim * c.dim + c.dim);
-  return (c.patchSize ** 2 * c.channels + 1) * c.dim + c.dim + (n + 1) * c.dim +
+  return tokenizer + (c.patchSize ** 2 * featureChannels(c) + 1) * c.dim + c.dim +
+    (n + 1) * c.dim +
     c.depth * block + 2 * c.dim +
     (c.dim + 1) * c.classes;
 }
@@ -180,6 +231,13 @@ export function vitFlops(c: ViTConfig): number {
   const perBlock = 2 * t * c.dim * (3 * c.dim) + 2 * 2 * t * t * c.dim +
     2 * t * c.dim * c.dim +
     2 * 2 * t * c.dim * c.mlpDim;
-  return 2 * n * c.patchSize ** 2 * c.channels * c.dim + c.depth * perBlock +
+  let tokenizer = 0, cIn = c.channels, size = c.imageSize;
+  for (const width of c.tokenizer ?? []) {
+    tokenizer += 2 * size ** 2 * 9 * cIn * width;
+    cIn = width;
+    size /= 2;
+  }
+  return tokenizer + 2 * n * c.patchSize ** 2 * featureChannels(c) * c.dim +
+    c.depth * perBlock +
     2 * c.dim * c.classes;
 }

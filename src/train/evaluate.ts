@@ -1,14 +1,17 @@
 /**
  * Test-set evaluation: top-1 accuracy, per-class accuracy and the confusion
- * matrix, in evaluation mode (no augmentation, no dropout).
+ * matrix, in evaluation mode (no augmentation, no dropout), optionally with
+ * horizontal-flip test-time augmentation; and the calibration of a model's
+ * buffers (batch-norm statistics) on training images before it is evaluated.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { ParamTree } from "../core/params.ts";
 import { brand } from "../core/tensor.ts";
 import { fillBatch } from "../data/batches.ts";
 import type { ImageSet } from "../data/cifar.ts";
+import { disposeTree, type ParamTree, splitBuffers } from "../core/params.ts";
+import type { ModelSpec } from "../models/presets.ts";
 import { type ApplyFn, predict } from "./step.ts";
 
 /** Evaluation results; accuracies are fractions in [0, 1]. */
@@ -20,14 +23,32 @@ export interface EvalResult {
   size: number;
 }
 
+/** Options of {@linkcode evaluate}. */
+export interface EvalOptions {
+  batchSize?: number;
+  classes?: number;
+  /** Average the logits of each image and its mirror image (test-time augmentation). */
+  flip?: boolean;
+}
+
+/** `apply` whose logits are the mean over each image and its horizontal mirror. */
+export function withFlipAveraging(apply: ApplyFn): ApplyFn {
+  return (params, images, rng) =>
+    tf.tidy(() => {
+      const mirrored = brand(tf.reverse(images, 2), ["batch", "height", "width", "channels"]);
+      return tf.div(tf.add(apply(params, images, rng), apply(params, mirrored, rng)), 2);
+    }) as ReturnType<ApplyFn>;
+}
+
 /** Evaluate `params` on every image of `set`. */
 export async function evaluate(
   apply: ApplyFn,
   params: ParamTree,
   set: ImageSet,
-  options: { batchSize?: number; classes?: number } = {},
+  options: EvalOptions = {},
 ): Promise<EvalResult> {
   const batchSize = options.batchSize ?? 250, classes = options.classes ?? 10;
+  if (options.flip) apply = withFlipAveraging(apply);
   const confusion = Array.from(
     { length: classes },
     () => new Array<number>(classes).fill(0),
@@ -63,4 +84,40 @@ export async function evaluate(
     confusion,
     size: set.size,
   };
+}
+
+/**
+ * `params` with its buffers recomputed by `spec.calibrate` from `images`
+ * evenly spaced training images (no augmentation), the old buffers disposed;
+ * `params` itself when the model has none.
+ */
+export function calibrate<P extends ParamTree>(
+  spec: ModelSpec,
+  params: P,
+  set: ImageSet,
+  options: { images?: number; batchSize?: number } = {},
+): P {
+  if (!spec.calibrate) return params;
+  const batchSize = Math.min(options.batchSize ?? 250, set.size);
+  const count = Math.max(1, Math.floor(Math.min(options.images ?? 2000, set.size) / batchSize));
+  const stride = set.size / (count * batchSize);
+  const buffer = new Float32Array(batchSize * 3072), labels = new Int32Array(batchSize);
+  const batches = Array.from({ length: count }, (_, b) => {
+    const indices = Array.from(
+      { length: batchSize },
+      (_, i) => Math.floor((b * batchSize + i) * stride),
+    );
+    fillBatch(set, indices, buffer, labels, null);
+    return brand(tf.tensor4d(buffer, [batchSize, 32, 32, 3]), [
+      "batch",
+      "height",
+      "width",
+      "channels",
+    ]);
+  });
+  const next = spec.calibrate(params, batches) as P;
+  tf.dispose(batches);
+  const old = splitBuffers(params).buffers;
+  if (old) disposeTree(old);
+  return next;
 }

@@ -9,7 +9,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { selectBackend } from "../backend/select.ts";
-import { countParams, disposeTree, type ParamTree } from "../core/params.ts";
+import { countParams, disposeTree, type ParamTree, splitBuffers } from "../core/params.ts";
 import { Rng } from "../core/rng.ts";
 import { writeFileAtomic } from "../core/safetensors.ts";
 import { brand } from "../core/tensor.ts";
@@ -20,7 +20,7 @@ import { Progress } from "../cli/progress.ts";
 import { type AdamWConfig, type AdamWState, initAdamW } from "./adamw.ts";
 import { readCheckpoint, type RunState, saveCheckpoint } from "./checkpoint.ts";
 import { dataDir, type TrainConfig } from "./config.ts";
-import { evaluate } from "./evaluate.ts";
+import { calibrate, evaluate } from "./evaluate.ts";
 import { learningRate, type ScheduleConfig } from "./schedule.ts";
 import { trainStep } from "./step.ts";
 
@@ -50,7 +50,12 @@ export interface TrainSummary {
   testImages: number;
   trainSeconds: number;
   imagesPerSecond: number;
+  /** Final test accuracy; with mirror-image averaging when `tta`. */
   testAccuracy: number;
+  /** Whether `testAccuracy` averaged each image with its mirror. */
+  tta: boolean;
+  /** Final test accuracy without test-time augmentation. */
+  testAccuracyPlain: number;
   bestTestAccuracy: number;
   perClassAccuracy: number[];
   confusion: number[][];
@@ -92,7 +97,11 @@ interface EpochContext {
  * One pass over the training set in a shuffled order (or until the time
  * budget ends): a batch, a learning rate, an explicit-gradient step, progress.
  */
-async function trainEpoch<P extends ParamTree>(ctx: EpochContext, params: P, state: AdamWState<P>) {
+async function trainEpoch<P extends ParamTree>(
+  ctx: EpochContext,
+  params: P,
+  state: AdamWState<ParamTree>,
+) {
   const { config, run, schedule } = ctx;
   const epoch = run.epoch + 1, stepsPerEpoch = Math.floor(ctx.data.size / config.batchSize);
   const order = ctx.rng.permutation(ctx.data.size);
@@ -215,7 +224,7 @@ export async function train(
 
   let rng = new Rng(config.seed);
   let params: ParamTree = spec.init(rng.fork());
-  let state = initAdamW(params);
+  let state = initAdamW(splitBuffers(params).trainable);
   let run: RunState = {
     config,
     epoch: 0,
@@ -227,7 +236,7 @@ export async function train(
   if (resumed) {
     const template = params;
     params = resumed.params(template);
-    const opt = resumed.optimizer(template);
+    const opt = resumed.optimizer(splitBuffers(template).trainable);
     if (!opt) {
       throw new Error(
         `${options.resume}: the checkpoint has no optimizer state, so the run cannot resume`,
@@ -278,6 +287,7 @@ export async function train(
     if (seen === 0) break;
     const epochSeconds = (performance.now() - epochStart) / 1000; // training only, before evaluation
     run.trainSeconds += epochSeconds;
+    params = calibrate(spec, params, data.train);
     last = await evaluate(spec.apply, params, data.test);
     run.epoch = epoch;
     run.rng = rng.state;
@@ -308,7 +318,12 @@ export async function train(
       );
     }
   }
-  if (!last) last = await evaluate(spec.apply, params, data.test);
+  if (!last) {
+    params = calibrate(spec, params, data.train);
+    last = await evaluate(spec.apply, params, data.test);
+  }
+  const plain = last;
+  if (config.tta) last = await evaluate(spec.apply, params, data.test, { flip: true });
   const summary: TrainSummary = {
     model: config.model,
     preset: config.preset,
@@ -322,6 +337,8 @@ export async function train(
     imagesPerSecond: (run.step * config.batchSize) /
       Math.max(run.trainSeconds, 1e-9),
     testAccuracy: last.accuracy,
+    tta: config.tta,
+    testAccuracyPlain: plain.accuracy,
     bestTestAccuracy: Math.max(run.bestTestAccuracy, last.accuracy),
     perClassAccuracy: last.perClassAccuracy,
     confusion: last.confusion,

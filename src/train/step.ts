@@ -5,7 +5,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { disposeTree, leaves, type ParamTree, unflatten } from "../core/params.ts";
+import {
+  disposeTree,
+  leaves,
+  type ParamTree,
+  splitBuffers,
+  unflatten,
+  withBuffers,
+} from "../core/params.ts";
 import type { Rng } from "../core/rng.ts";
 import type { Images, Logits } from "../core/tensor.ts";
 import { type AdamWConfig, type AdamWState, adamwStep } from "./adamw.ts";
@@ -34,36 +41,38 @@ export interface StepConfig {
 /** What a step reports (plain numbers: the step syncs once). */
 export interface StepResult<P extends ParamTree> {
   params: P;
-  state: AdamWState<P>;
+  state: AdamWState<ParamTree>;
   loss: number;
   correct: number;
   gradNorm: number;
 }
 
 /**
- * Gradients of the mean loss on `batch` with respect to every leaf of
- * `params`, then one AdamW update. Disposes the old parameters and state
- * (the returned ones replace them), so a loop holds a constant number of
- * tensors.
+ * Gradients of the mean loss on `batch` with respect to every trainable leaf
+ * of `params` (buffers, see {@linkcode splitBuffers}, pass through
+ * unchanged), then one AdamW update. `state` is shaped like the trainable
+ * part. Disposes the old parameters and state (the returned ones replace
+ * them), so a loop holds a constant number of tensors.
  */
 export async function trainStep<P extends ParamTree>(
   apply: ApplyFn,
   params: P,
-  state: AdamWState<P>,
+  state: AdamWState<ParamTree>,
   batch: Batch,
   config: StepConfig,
   rng: Rng,
 ): Promise<StepResult<P>> {
+  const { trainable, buffers } = splitBuffers(params);
   let correct: tf.Tensor | null = null;
   const lossOf = (...ws: tf.Tensor[]) => {
-    const logits = apply(unflatten(params, ws), batch.images, rng);
+    const logits = apply(withBuffers(unflatten(trainable, ws), buffers), batch.images, rng);
     correct = tf.keep(correctCount(logits, batch.labels));
     return crossEntropy(logits, batch.labels, config.labelSmoothing);
   };
-  const { value, grads } = tf.valueAndGrads(lossOf)(leaves(params));
+  const { value, grads } = tf.valueAndGrads(lossOf)(leaves(trainable));
   const next = adamwStep(
-    params,
-    unflatten(params, grads),
+    trainable,
+    unflatten(trainable, grads),
     state,
     config.lr,
     config.optimizer,
@@ -74,11 +83,11 @@ export async function trainStep<P extends ParamTree>(
     correct!.data(),
   ]);
   tf.dispose([value, next.gradNorm, correct!, ...grads]);
-  disposeTree(params);
+  disposeTree(trainable);
   disposeTree(state.m);
   disposeTree(state.v);
   return {
-    params: next.params,
+    params: withBuffers<P>(next.params, buffers),
     state: next.state,
     loss: loss[0],
     correct: nCorrect[0],

@@ -90,6 +90,8 @@ interface EpochContext {
   run: RunState;
   progress: Progress;
   budgetSeconds: number;
+  /** Duration of the previous step (any epoch), to stop before overrunning the budget. */
+  lastStepSeconds: number;
   ckpt: string;
 }
 
@@ -108,10 +110,13 @@ async function trainEpoch<P extends ParamTree>(
   const images = new Float32Array(config.batchSize * 3072),
     labels = new Int32Array(config.batchSize);
   let lossSum = 0, correct = 0, seen = 0, lr = 0, outOfTime = false;
+  let lastStepSeconds = ctx.lastStepSeconds;
   const start = performance.now();
   for (let s = 0; s < stepsPerEpoch; s++) {
     const spent = run.trainSeconds + (performance.now() - start) / 1000;
-    if (spent >= ctx.budgetSeconds) {
+    // Stop before a step that would end past the budget, not after it, so
+    // trainSeconds never exceeds --minutes.
+    if (spent + lastStepSeconds >= ctx.budgetSeconds) {
       outOfTime = true;
       break;
     }
@@ -133,7 +138,9 @@ async function trainEpoch<P extends ParamTree>(
       : 0;
     lr = learningRate(schedule, Math.max(run.step, timeStep));
     const stepConfig = { lr, labelSmoothing: config.labelSmoothing, optimizer: ctx.optimizer };
+    const stepStart = performance.now();
     const r = await trainStep(ctx.spec.apply, params, state, batch, stepConfig, ctx.rng);
+    lastStepSeconds = (performance.now() - stepStart) / 1000;
     tf.dispose([batch.images, batch.labels]);
     params = r.params;
     state = r.state;
@@ -168,7 +175,7 @@ async function trainEpoch<P extends ParamTree>(
     });
   }
   ctx.progress.done();
-  return { params, state, lossSum, correct, seen, lr, outOfTime };
+  return { params, state, lossSum, correct, seen, lr, outOfTime, lastStepSeconds };
 }
 
 /** Train a model as `config` says; returns the summary it also writes. */
@@ -258,6 +265,7 @@ export async function train(
   const budgetSeconds = config.minutes > 0 ? config.minutes * 60 : Infinity;
   let stoppedBy: TrainSummary["stoppedBy"] = "epochs";
   let last = null as Awaited<ReturnType<typeof evaluate>> | null;
+  let lastStepSeconds = 0;
 
   while (
     run.epoch < config.epochs && stoppedBy === "epochs" && run.epoch !== options.stopAfterEpoch
@@ -275,6 +283,7 @@ export async function train(
         run,
         progress,
         budgetSeconds,
+        lastStepSeconds,
         ckpt,
       },
       params,
@@ -282,6 +291,7 @@ export async function train(
     );
     params = e.params;
     state = e.state;
+    lastStepSeconds = e.lastStepSeconds;
     if (e.outOfTime) stoppedBy = "minutes";
     const { lossSum, correct, seen, lr } = e;
     if (seen === 0) break;

@@ -16,6 +16,7 @@ import {
 import type { Rng } from "../core/rng.ts";
 import type { Images, Logits } from "../core/tensor.ts";
 import { type AdamWConfig, type AdamWState, adamwStep } from "./adamw.ts";
+import { adamwStepOnHost } from "./adamw_host.ts";
 import { correctCount, crossEntropy } from "./loss.ts";
 
 /** A batch of images and integer labels. */
@@ -70,7 +71,10 @@ export async function trainStep<P extends ParamTree>(
     return crossEntropy(logits, batch.labels, config.labelSmoothing);
   };
   const { value, grads } = tf.valueAndGrads(lossOf)(leaves(trainable));
-  const next = adamwStep(
+  // Tensors of the CPU backends live in host memory: update them there in
+  // one loop per leaf instead of ~1,000 small kernel calls.
+  const update = tf.getBackend() === "webgpu" ? adamwStep : adamwStepOnHost;
+  const next = update(
     trainable,
     unflatten(trainable, grads),
     state,

@@ -122,5 +122,17 @@ Deno.test("eval reproduces the final accuracy of a batch-norm run from its check
     ...common,
   );
   assert.equal(JSON.parse(plain.stdout).testAccuracy, summary.testAccuracyPlain);
+  const exported = await run(
+    "export.ts",
+    "--checkpoint",
+    `${out}/checkpoint.safetensors`,
+    "--out",
+    `${out}/w.safetensors`,
+  );
+  assert.equal(exported.code, 0, exported.stderr);
+  const size = (f: string) => Deno.statSync(`${out}/${f}`).size;
+  assert.ok(size("w.safetensors") < 0.4 * size("checkpoint.safetensors"), "no optimizer moments");
+  const again = await run("eval.ts", "--checkpoint", `${out}/w.safetensors`, "--json", ...common);
+  assert.equal(JSON.parse(again.stdout).testAccuracy, summary.testAccuracy);
   await Deno.remove(out, { recursive: true });
 });

@@ -63,7 +63,7 @@ export interface CNNConfig {
 /** How the norms run: batch statistics (`train`), kept ones (`eval`), or recorded (`collect`). */
 export type CNNMode = "train" | "eval" | { collect: BatchNormStats[] };
 
-/** A conv followed by group norm. */
+/** A conv and the norm after it (group or batch norm: same scale and shift). */
 export type ConvNormParams = { conv: ConvParams; norm: NormParams };
 
 /** Parameters of a CNN-SA: a plain record of tensors. */
@@ -128,14 +128,19 @@ function convBlocks(params: CNNParams, config: CNNConfig, mode: CNNMode) {
         throw new Error("CNN: a batch-norm model evaluates with params.stats, and has none");
       }
     } else if (mode !== "train") {
-      const m = batchMoments(pooled);
-      mode.collect.push({ mean: tf.keep(m.mean), variance: tf.keep(m.variance) });
+      // The batch's own moments: record them and normalise with them, which
+      // is what training mode computes, without computing them twice.
+      stats = batchMoments(pooled);
+      mode.collect.push({ mean: tf.keep(stats.mean), variance: tf.keep(stats.variance) });
     }
     return cast(tf.relu(batchNorm(p.norm, pooled, stats)));
   };
 }
 
-/** Run the network up to (not including) stage `stop`'s attention, collecting nothing. */
+/**
+ * The feature map before pooling and the head; `onAttention` sees each
+ * attention layer's input, and `mode` says how batch norms get statistics.
+ */
 function features(
   params: CNNParams,
   images: Images,

@@ -7,10 +7,8 @@ import { parseArgs } from "node:util";
 import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
 import { choiceFlag, numberFlag, runMain, UsageError } from "../src/cli/args.ts";
 import { disposeTree } from "../src/core/params.ts";
-import { Rng } from "../src/core/rng.ts";
 import { CLASS_NAMES, loadCifar10 } from "../src/data/cifar.ts";
-import { type ModelKind, modelSpec } from "../src/models/presets.ts";
-import { readCheckpoint } from "../src/train/checkpoint.ts";
+import { checkpointModel, readCheckpoint } from "../src/train/checkpoint.ts";
 import { dataDir } from "../src/train/config.ts";
 import { evaluate } from "../src/train/evaluate.ts";
 
@@ -45,10 +43,7 @@ async function main(args: string[]): Promise<void> {
   const backendName = choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto";
   const ckpt = await readCheckpoint(v.checkpoint);
   const backend = await selectBackend(backendName, v.json);
-  const spec = modelSpec(ckpt.header.model as ModelKind, ckpt.header.preset);
-  const template = spec.init(new Rng(0));
-  const params = ckpt.params(template);
-  disposeTree(template);
+  const { spec, params } = checkpointModel(ckpt);
   const data = await loadCifar10(
     dataDir(v.data ?? Deno.env.get("CIFAR10_DIR") ?? "data/cifar-10-batches-bin"),
     {

@@ -7,9 +7,7 @@
 import { parseArgs } from "node:util";
 import { runMain, UsageError } from "../src/cli/args.ts";
 import { disposeTree } from "../src/core/params.ts";
-import { Rng } from "../src/core/rng.ts";
-import { type ModelKind, modelSpec } from "../src/models/presets.ts";
-import { readCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
+import { checkpointModel, readCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
 
 const HELP = `Write a weights-only copy of a checkpoint.
 
@@ -34,10 +32,7 @@ async function main(args: string[]): Promise<void> {
     throw new UsageError(`--out must name a .safetensors file, got "${v.out}"`);
   }
   const ckpt = await readCheckpoint(v.checkpoint);
-  const spec = modelSpec(ckpt.header.model as ModelKind, ckpt.header.preset);
-  const template = spec.init(new Rng(0));
-  const params = ckpt.params(template);
-  disposeTree(template);
+  const { spec, params } = checkpointModel(ckpt);
   const { optStep: _, ...run } = ckpt.header.run;
   await saveCheckpoint(v.out, params, null, run); // atomic: a failed write keeps the old file
   disposeTree(params);

@@ -5,8 +5,9 @@
  *
  * @module
  */
-import type { ParamTree } from "../core/params.ts";
-import type { Rng } from "../core/rng.ts";
+import { disposeTree, type ParamTree } from "../core/params.ts";
+import { Rng } from "../core/rng.ts";
+import { type ModelKind, type ModelSpec, modelSpec } from "../models/presets.ts";
 import {
   decodeSafetensors,
   encodeSafetensors,
@@ -100,4 +101,16 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
       };
     },
   };
+}
+
+/**
+ * The model a checkpoint names (its metadata's model and preset) and its
+ * parameters from the file; the caller owns the returned tensors.
+ */
+export function checkpointModel(ckpt: LoadedCheckpoint): { spec: ModelSpec; params: ParamTree } {
+  const spec = modelSpec(ckpt.header.model as ModelKind, ckpt.header.preset);
+  const template = spec.init(new Rng(0));
+  const params = ckpt.params(template);
+  disposeTree(template);
+  return { spec, params };
 }

@@ -1,23 +1,28 @@
 /**
  * `deno task eval --checkpoint PATH [--data DIR] [--json]`: test accuracy and
  * per-class accuracy of a saved checkpoint (its metadata names the model and
- * preset), averaging each image with its mirror image unless `--no-tta`.
+ * preset), with the test-time augmentation training's final evaluation uses
+ * unless `--tta` says otherwise.
  */
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
-import { choiceFlag, numberFlag, runMain, UsageError } from "../src/cli/args.ts";
+import { choiceFlag, numberFlag, runMain, ttaFlag, UsageError } from "../src/cli/args.ts";
 import { disposeTree } from "../src/core/params.ts";
 import { CLASS_NAMES, loadCifar10 } from "../src/data/cifar.ts";
 import { checkpointModel, readCheckpoint } from "../src/train/checkpoint.ts";
-import { dataDir } from "../src/train/config.ts";
+import { dataDir, defaultConfig } from "../src/train/config.ts";
 import { evaluate } from "../src/train/evaluate.ts";
 
 const HELP = `Evaluate a checkpoint on the CIFAR-10 test set.
 
-Usage: deno task eval --checkpoint PATH [--data DIR|sample] [--test-size N] [--backend NAME] [--no-tta] [--json]
+Usage: deno task eval --checkpoint PATH [--data DIR|sample] [--test-size N] [--backend NAME]
+                      [--tta none|flip|flip-translate] [--no-tta] [--json]
 
-Test accuracy averages the logits of each image and its mirror image (as
-training's final evaluation does); --no-tta evaluates each image once.
+Test-time augmentation (--tta) averages the logits of several views of each
+image: flip-translate (the default, as training's final evaluation does) the
+image and its shifts by one pixel up-left and down-right, each with its
+mirror (six views); flip the image and its mirror; none (same as --no-tta)
+the image alone.
 `;
 
 async function main(args: string[]): Promise<void> {
@@ -30,6 +35,7 @@ async function main(args: string[]): Promise<void> {
       "test-size": { type: "string" },
       backend: { type: "string" },
       json: { type: "boolean" },
+      tta: { type: "string" },
       "no-tta": { type: "boolean" },
       help: { type: "boolean" },
     },
@@ -41,6 +47,7 @@ async function main(args: string[]): Promise<void> {
     );
   }
   const backendName = choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto";
+  const tta = ttaFlag(v.tta, v["no-tta"]) ?? defaultConfig("cnn").tta;
   const ckpt = await readCheckpoint(v.checkpoint);
   const backend = await selectBackend(backendName, v.json);
   const { spec, params } = checkpointModel(ckpt);
@@ -51,8 +58,7 @@ async function main(args: string[]): Promise<void> {
       testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),
     },
   );
-  const tta = !v["no-tta"];
-  const result = await evaluate(spec.apply, params, data.test, { flip: tta });
+  const result = await evaluate(spec.apply, params, data.test, { tta });
   disposeTree(params);
   if (v.json) {
     console.log(JSON.stringify({
@@ -75,10 +81,14 @@ async function main(args: string[]): Promise<void> {
       spec.paramCount.toLocaleString("en-US")
     } parameters), ${result.size} test images`,
   );
+  const views = {
+    none: "",
+    flip: " (each image averaged with its mirror)",
+    "flip-translate":
+      " (six views averaged: each image and its one-pixel diagonal shifts, mirrored)",
+  }[tta];
   console.log(
-    `test accuracy${tta ? " (each image averaged with its mirror)" : ""}: ${
-      (100 * result.accuracy).toFixed(2)
-    }%`,
+    `test accuracy${views}: ${(100 * result.accuracy).toFixed(2)}%`,
   );
   for (const [i, c] of CLASS_NAMES.entries()) {
     console.log(`  ${c.padEnd(11)} ${(100 * result.perClassAccuracy[i]).toFixed(1)}%`);

@@ -4,9 +4,10 @@
  */
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES } from "../src/backend/select.ts";
-import { choiceFlag, numberFlag, runMain, stamp, UsageError } from "../src/cli/args.ts";
+import { choiceFlag, numberFlag, runMain, stamp, ttaFlag, UsageError } from "../src/cli/args.ts";
 import { type ModelKind, PRESET_NAMES } from "../src/models/presets.ts";
 import { defaultConfig, presetDefaults, type TrainConfig } from "../src/train/config.ts";
+import { TTA_MODES } from "../src/train/evaluate.ts";
 import { train } from "../src/train/loop.ts";
 
 function help(model: string): string {
@@ -27,7 +28,10 @@ Usage: deno task train:${model} [flags]
   --warmup-epochs X    linear warmup before the cosine decay (default ${d.warmupEpochs})
   --label-smoothing X  (default ${d.labelSmoothing})
   --no-augment         no random crop and flip
-  --no-tta             final evaluation without mirror-image averaging
+  --tta MODE           views averaged in the final evaluation: ${
+    TTA_MODES.join(" | ")
+  } (default ${d.tta})
+  --no-tta             same as --tta none
   --seed N             seed for initialisation, order, augmentation (default ${d.seed})
   --data DIR|sample    CIFAR-10 binary folder (default $CIFAR10_DIR or ${d.data}); "sample" = shipped 1,000/200 images
   --train-size N       use the first N training images
@@ -59,6 +63,7 @@ export async function main(args: string[]): Promise<void> {
       "warmup-epochs": { type: "string" },
       "label-smoothing": { type: "string" },
       "no-augment": { type: "boolean" },
+      tta: { type: "string" },
       "no-tta": { type: "boolean" },
       seed: { type: "string" },
       data: { type: "string" },
@@ -92,7 +97,7 @@ export async function main(args: string[]): Promise<void> {
     labelSmoothing: numberFlag("label-smoothing", v["label-smoothing"], { min: 0, max: 1 }) ??
       d.labelSmoothing,
     augment: !v["no-augment"],
-    tta: !v["no-tta"],
+    tta: ttaFlag(v.tta, v["no-tta"]) ?? d.tta,
     seed: numberFlag("seed", v.seed, { integer: true, min: 0 }) ?? d.seed,
     data: v.data ?? Deno.env.get("CIFAR10_DIR") ?? d.data,
     trainSize: numberFlag("train-size", v["train-size"], {

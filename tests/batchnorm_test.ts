@@ -10,7 +10,7 @@ import { cnnBatchNormStats, type CNNConfig, type CNNParams } from "../src/models
 import { CNN_PRESETS, cnnSpec } from "../src/models/presets.ts";
 import { ADAMW_DEFAULTS, initAdamW } from "../src/train/adamw.ts";
 import { dataDir } from "../src/train/config.ts";
-import { calibrate, evaluate, withFlipAveraging } from "../src/train/evaluate.ts";
+import { calibrate, evaluate } from "../src/train/evaluate.ts";
 import { trainStep } from "../src/train/step.ts";
 import { directionalCheck, maxAbsDiff, seeded, setup } from "./_setup.ts";
 
@@ -105,24 +105,4 @@ Deno.test("a batch-norm CNN trains its weights, not its statistics; calibrate() 
   assert.ok(result.accuracy >= 0 && result.accuracy <= 1);
   tf.dispose([x, labels]);
   [params, state.m, state.v].forEach(disposeTree);
-});
-
-Deno.test("withFlipAveraging() averages the logits of each image and its mirror image", () => {
-  const spec = cnnSpec(CNN_PRESETS.tiny);
-  const params = spec.init(new Rng(0));
-  const x = asImages(seeded([2, 32, 32, 3], 5));
-  const mirrored = asImages(tf.reverse(x, 2));
-  const expected = tf.div(
-    tf.add(spec.apply(params, x, null), spec.apply(params, mirrored, null)),
-    2,
-  );
-  const got = withFlipAveraging(spec.apply)(params, x, null);
-  assert.ok(maxAbsDiff(got, Array.from(expected.dataSync())) < 1e-5);
-  const again = withFlipAveraging(spec.apply)(params, mirrored, null);
-  assert.ok(
-    maxAbsDiff(again, Array.from(got.dataSync())) < 1e-5,
-    "a mirror image gets the same logits",
-  );
-  tf.dispose([x, mirrored, expected, got, again]);
-  disposeTree(params);
 });

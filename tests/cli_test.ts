@@ -101,7 +101,7 @@ Deno.test("eval reproduces the final accuracy of a batch-norm run from its check
   );
   assert.equal(trained.code, 0, trained.stderr);
   const summary = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
-  assert.equal(summary.tta, true);
+  assert.equal(summary.tta, "flip-translate");
   const evaluated = await run(
     "eval.ts",
     "--checkpoint",
@@ -111,7 +111,7 @@ Deno.test("eval reproduces the final accuracy of a batch-norm run from its check
   );
   assert.equal(evaluated.code, 0, evaluated.stderr);
   const result = JSON.parse(evaluated.stdout);
-  assert.equal(result.tta, true);
+  assert.equal(result.tta, "flip-translate");
   assert.equal(result.testAccuracy, summary.testAccuracy);
   const plain = await run(
     "eval.ts",
@@ -122,6 +122,24 @@ Deno.test("eval reproduces the final accuracy of a batch-norm run from its check
     ...common,
   );
   assert.equal(JSON.parse(plain.stdout).testAccuracy, summary.testAccuracyPlain);
+  const flips = await run(
+    "eval.ts",
+    "--checkpoint",
+    `${out}/checkpoint.safetensors`,
+    "--json",
+    "--tta",
+    "flip",
+    ...common,
+  );
+  assert.equal(flips.code, 0, flips.stderr);
+  assert.equal(JSON.parse(flips.stdout).tta, "flip");
+  const ckpt = `${out}/checkpoint.safetensors`;
+  const bad = await run("eval.ts", "--checkpoint", ckpt, "--tta", "x");
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--tta must be one of none, flip, flip-translate, got "x"/);
+  const both = await run("eval.ts", "--checkpoint", ckpt, "--tta", "flip", "--no-tta");
+  assert.equal(both.code, 2);
+  assert.match(both.stderr, /--no-tta contradicts --tta flip/);
   const exported = await run(
     "export.ts",
     "--checkpoint",

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { type TestTimeAugmentation, TTA_MODES } from "../train/evaluate.ts";
+
 /** An error meant for the user: printed without a stack trace. */
 export class UsageError extends Error {}
 
@@ -42,6 +44,20 @@ export function choiceFlag<const C extends string>(
     throw new UsageError(`--${name} must be one of ${choices.join(", ")}, got "${value}"`);
   }
   return value as C;
+}
+
+/**
+ * `--tta MODE` and its shorthand `--no-tta` (= `none`) as one mode;
+ * `undefined` when neither is given. Contradicting flags are an error.
+ */
+export function ttaFlag(
+  tta: string | undefined,
+  noTta: boolean | undefined,
+): TestTimeAugmentation | undefined {
+  if (noTta && tta !== undefined && tta !== "none") {
+    throw new UsageError(`--no-tta contradicts --tta ${tta}: give one of them`);
+  }
+  return noTta ? "none" : choiceFlag("tta", tta, TTA_MODES);
 }
 
 /** Run a task's main: print errors as one line (stack only with DEBUG=1) and exit 1 (2 for usage). */

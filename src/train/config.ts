@@ -7,6 +7,7 @@
 import type { BackendName } from "../backend/select.ts";
 import type { ModelKind } from "../models/presets.ts";
 import { ADAMW_DEFAULTS } from "./adamw.ts";
+import type { TestTimeAugmentation } from "./evaluate.ts";
 
 /** Everything a run depends on; saved as `config.json`. */
 export interface TrainConfig {
@@ -22,8 +23,8 @@ export interface TrainConfig {
   labelSmoothing: number;
   clipNorm: number;
   augment: boolean;
-  /** Final evaluation averages each test image with its mirror image. */
-  tta: boolean;
+  /** Views averaged in the final evaluation (per-epoch evaluations use one). */
+  tta: TestTimeAugmentation;
   seed: number;
   /** `sample`, or a folder with the CIFAR-10 binary files. */
   data: string;
@@ -47,7 +48,7 @@ export function defaultConfig(model: ModelKind): TrainConfig {
     labelSmoothing: 0.1,
     clipNorm: ADAMW_DEFAULTS.clipNorm,
     augment: true,
-    tta: true,
+    tta: "flip-translate",
     seed: 0,
     data: "data/cifar-10-batches-bin",
     backend: "auto",

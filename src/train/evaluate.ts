@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { brand } from "../core/tensor.ts";
+import { brand, type Images } from "../core/tensor.ts";
 import { fillBatch } from "../data/batches.ts";
 import type { ImageSet } from "../data/cifar.ts";
 import { disposeTree, type ParamTree, splitBuffers } from "../core/params.ts";
@@ -23,12 +23,40 @@ export interface EvalResult {
   size: number;
 }
 
+/**
+ * Test-time augmentation: which views of each test image have their logits
+ * averaged. `flip`: the image and its mirror. `flip-translate`: also both
+ * shifted one pixel diagonally (zero padding, as the training crops pad),
+ * each with its mirror; the centred pair weighs half (airbench, Jordan 2024).
+ */
+export type TestTimeAugmentation = "none" | "flip" | "flip-translate";
+
+/** The modes of {@linkcode TestTimeAugmentation}, for flags and messages. */
+export const TTA_MODES: readonly TestTimeAugmentation[] = ["none", "flip", "flip-translate"];
+
+/**
+ * The test-time augmentation a saved config names. Runs before modes existed
+ * saved a boolean: `true` meant flips, `false` none.
+ */
+export function ttaMode(value: unknown): TestTimeAugmentation {
+  if (value === true) return "flip";
+  if (value === false) return "none";
+  if (TTA_MODES.includes(value as TestTimeAugmentation)) return value as TestTimeAugmentation;
+  throw new Error(
+    `unknown test-time augmentation ${JSON.stringify(value)}: expected one of ${
+      TTA_MODES.join(", ")
+    }`,
+  );
+}
+
 /** Options of {@linkcode evaluate}. */
 export interface EvalOptions {
   batchSize?: number;
   classes?: number;
-  /** Average the logits of each image and its mirror image (test-time augmentation). */
+  /** Average the logits of each image and its mirror image (same as `tta: "flip"`). */
   flip?: boolean;
+  /** Test-time augmentation; overrides `flip`. */
+  tta?: TestTimeAugmentation;
 }
 
 /** `apply` whose logits are the mean over each image and its horizontal mirror. */
@@ -40,6 +68,47 @@ export function withFlipAveraging(apply: ApplyFn): ApplyFn {
     }) as ReturnType<ApplyFn>;
 }
 
+/**
+ * Images shifted by `dy` rows and `dx` columns (content moves down / right
+ * for positive values), the uncovered border zero: the mean colour once
+ * normalised, as the training crops pad.
+ */
+export function translate(images: Images, dy: number, dx: number): Images {
+  return tf.tidy(() => {
+    const [n, h, w, c] = images.shape;
+    const py = Math.abs(dy), px = Math.abs(dx);
+    const padded = tf.pad(images, [[0, 0], [py, py], [px, px], [0, 0]]);
+    return brand(tf.slice(padded, [0, py - dy, px - dx, 0], [n, h, w, c]), [
+      "batch",
+      "height",
+      "width",
+      "channels",
+    ]);
+  });
+}
+
+/**
+ * `apply` whose logits are half those of `images` and half the mean over the
+ * images shifted one pixel up-left and one pixel down-right. Wrap a
+ * flip-averaged `apply` to get the six-view `flip-translate` mode.
+ */
+export function withTranslateAveraging(apply: ApplyFn): ApplyFn {
+  return (params, images, rng) =>
+    tf.tidy(() => {
+      const centred = apply(params, images, rng);
+      const upLeft = apply(params, translate(images, -1, -1), rng);
+      const downRight = apply(params, translate(images, 1, 1), rng);
+      return tf.add(tf.mul(centred, 0.5), tf.mul(tf.add(upLeft, downRight), 0.25));
+    }) as ReturnType<ApplyFn>;
+}
+
+/** `apply` with the views of `tta` averaged. */
+export function withTestTimeAugmentation(apply: ApplyFn, tta: TestTimeAugmentation): ApplyFn {
+  if (tta === "none") return apply;
+  const flipped = withFlipAveraging(apply);
+  return tta === "flip" ? flipped : withTranslateAveraging(flipped);
+}
+
 /** Evaluate `params` on every image of `set`. */
 export async function evaluate(
   apply: ApplyFn,
@@ -48,7 +117,7 @@ export async function evaluate(
   options: EvalOptions = {},
 ): Promise<EvalResult> {
   const batchSize = options.batchSize ?? 250, classes = options.classes ?? 10;
-  if (options.flip) apply = withFlipAveraging(apply);
+  apply = withTestTimeAugmentation(apply, options.tta ?? (options.flip ? "flip" : "none"));
   const confusion = Array.from(
     { length: classes },
     () => new Array<number>(classes).fill(0),

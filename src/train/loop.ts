@@ -20,7 +20,7 @@ import { Progress } from "../cli/progress.ts";
 import { type AdamWConfig, type AdamWState, initAdamW } from "./adamw.ts";
 import { readCheckpoint, type RunState, saveCheckpoint } from "./checkpoint.ts";
 import { dataDir, type TrainConfig } from "./config.ts";
-import { calibrate, evaluate } from "./evaluate.ts";
+import { calibrate, evaluate, type TestTimeAugmentation, ttaMode } from "./evaluate.ts";
 import { learningRate, type ScheduleConfig } from "./schedule.ts";
 import { trainStep } from "./step.ts";
 
@@ -50,10 +50,10 @@ export interface TrainSummary {
   testImages: number;
   trainSeconds: number;
   imagesPerSecond: number;
-  /** Final test accuracy; with mirror-image averaging when `tta`. */
+  /** Final test accuracy, with the test-time augmentation `tta` names. */
   testAccuracy: number;
-  /** Whether `testAccuracy` averaged each image with its mirror. */
-  tta: boolean;
+  /** The views `testAccuracy` averaged. */
+  tta: TestTimeAugmentation;
   /** Final test accuracy without test-time augmentation. */
   testAccuracyPlain: number;
   bestTestAccuracy: number;
@@ -192,6 +192,7 @@ export async function train(
       ...resumed.header.run.config,
       out: options.resume,
       backend: config.backend,
+      tta: ttaMode(resumed.header.run.config.tta),
     };
   }
   const backend = await selectBackend(config.backend, options.quiet);
@@ -333,7 +334,9 @@ export async function train(
     last = await evaluate(spec.apply, params, data.test);
   }
   const plain = last;
-  if (config.tta) last = await evaluate(spec.apply, params, data.test, { flip: true });
+  if (config.tta !== "none") {
+    last = await evaluate(spec.apply, params, data.test, { tta: config.tta });
+  }
   const summary: TrainSummary = {
     model: config.model,
     preset: config.preset,

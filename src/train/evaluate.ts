@@ -1,7 +1,8 @@
 /**
  * Test-set evaluation: top-1 accuracy, per-class accuracy and the confusion
- * matrix, in evaluation mode (no augmentation, no dropout), optionally with
- * horizontal-flip test-time augmentation; and the calibration of a model's
+ * matrix, in evaluation mode (no augmentation, no dropout), optionally
+ * averaged over several views of each image (test-time augmentation: flips,
+ * one-pixel shifts); and the calibration of a model's
  * buffers (batch-norm statistics) on training images before it is evaluated.
  *
  * @module
@@ -53,9 +54,7 @@ export function ttaMode(value: unknown): TestTimeAugmentation {
 export interface EvalOptions {
   batchSize?: number;
   classes?: number;
-  /** Average the logits of each image and its mirror image (same as `tta: "flip"`). */
-  flip?: boolean;
-  /** Test-time augmentation; overrides `flip`. */
+  /** Views averaged per image (default `none`: the image alone). */
   tta?: TestTimeAugmentation;
 }
 
@@ -117,7 +116,7 @@ export async function evaluate(
   options: EvalOptions = {},
 ): Promise<EvalResult> {
   const batchSize = options.batchSize ?? 250, classes = options.classes ?? 10;
-  apply = withTestTimeAugmentation(apply, options.tta ?? (options.flip ? "flip" : "none"));
+  apply = withTestTimeAugmentation(apply, options.tta ?? "none");
   const confusion = Array.from(
     { length: classes },
     () => new Array<number>(classes).fill(0),

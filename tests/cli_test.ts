@@ -102,51 +102,26 @@ Deno.test("eval reproduces the final accuracy of a batch-norm run from its check
   assert.equal(trained.code, 0, trained.stderr);
   const summary = JSON.parse(await Deno.readTextFile(`${out}/summary.json`));
   assert.equal(summary.tta, "flip-translate");
-  const evaluated = await run(
-    "eval.ts",
-    "--checkpoint",
-    `${out}/checkpoint.safetensors`,
-    "--json",
-    ...common,
-  );
+  const ckpt = `${out}/checkpoint.safetensors`;
+  const evalJson = (...flags: string[]) =>
+    run("eval.ts", "--checkpoint", ckpt, "--json", ...flags, ...common);
+  const evaluated = await evalJson();
   assert.equal(evaluated.code, 0, evaluated.stderr);
   const result = JSON.parse(evaluated.stdout);
   assert.equal(result.tta, "flip-translate");
   assert.equal(result.testAccuracy, summary.testAccuracy);
-  const plain = await run(
-    "eval.ts",
-    "--checkpoint",
-    `${out}/checkpoint.safetensors`,
-    "--json",
-    "--no-tta",
-    ...common,
-  );
+  const plain = await evalJson("--no-tta");
   assert.equal(JSON.parse(plain.stdout).testAccuracy, summary.testAccuracyPlain);
-  const flips = await run(
-    "eval.ts",
-    "--checkpoint",
-    `${out}/checkpoint.safetensors`,
-    "--json",
-    "--tta",
-    "flip",
-    ...common,
-  );
+  const flips = await evalJson("--tta", "flip");
   assert.equal(flips.code, 0, flips.stderr);
   assert.equal(JSON.parse(flips.stdout).tta, "flip");
-  const ckpt = `${out}/checkpoint.safetensors`;
   const bad = await run("eval.ts", "--checkpoint", ckpt, "--tta", "x");
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--tta must be one of none, flip, flip-translate, got "x"/);
   const both = await run("eval.ts", "--checkpoint", ckpt, "--tta", "flip", "--no-tta");
   assert.equal(both.code, 2);
   assert.match(both.stderr, /--no-tta contradicts --tta flip/);
-  const exported = await run(
-    "export.ts",
-    "--checkpoint",
-    `${out}/checkpoint.safetensors`,
-    "--out",
-    `${out}/w.safetensors`,
-  );
+  const exported = await run("export.ts", "--checkpoint", ckpt, "--out", `${out}/w.safetensors`);
   assert.equal(exported.code, 0, exported.stderr);
   const size = (f: string) => Deno.statSync(`${out}/${f}`).size;
   assert.ok(size("w.safetensors") < 0.4 * size("checkpoint.safetensors"), "no optimizer moments");

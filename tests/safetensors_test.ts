@@ -50,6 +50,52 @@ Deno.test("decodeSafetensors() rejects truncated and inconsistent files with the
   );
 });
 
+/** A file whose header is `json` verbatim, followed by `dataBytes` zero bytes. */
+function withHeader(json: string, dataBytes = 0): Uint8Array {
+  const header = new TextEncoder().encode(json);
+  const bytes = new Uint8Array(8 + header.length + dataBytes);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+  bytes.set(header, 8);
+  return bytes;
+}
+
+Deno.test("decodeSafetensors() names the file when the header is null", () => {
+  assert.throws(
+    () => decodeSafetensors(withHeader("null"), "runs/a/checkpoint.safetensors"),
+    /^Error: runs\/a\/checkpoint\.safetensors: not a valid safetensors file: the header is null/,
+  );
+});
+
+Deno.test("decodeSafetensors() says which part of a malformed header is wrong", () => {
+  const entry = '"dtype":"F32","shape":[1],"data_offsets":[0,4]';
+  for (
+    const [json, why] of [
+      ["[1, 2]", /the header is an array, not a JSON object of tensors/],
+      ['"text"', /the header is string/],
+      [`{"a":{"dtype":"F32","data_offsets":[0,4]}}`, /tensor "a" has no shape .*got undefined/],
+      [`{"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}}`, /tensor "a" has no shape/],
+      [`{"a":{"dtype":"F32","shape":[1]}}`, /tensor "a" has no data_offsets/],
+      [
+        `{"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}}`,
+        /tensor "a" has unsupported dtype "F64"/,
+      ],
+      [`{"a":null}`, /tensor "a" is not an object/],
+      [`{"__metadata__":null,"a":{${entry}}}`, /"__metadata__" is not an object of strings/],
+      [`{"__metadata__":{"run":{"epoch":1}},"a":{${entry}}}`, /metadata "run" is not a string/],
+    ] as const
+  ) {
+    assert.throws(() => decodeSafetensors(withHeader(json, 8), "f.safetensors"), (e: Error) => {
+      assert.match(e.message, /^f\.safetensors: not a valid safetensors file: /, json);
+      assert.match(e.message, why, json);
+      return true;
+    });
+  }
+  // The same entry with its shape decodes: the checks refuse only what is wrong.
+  const ok = decodeSafetensors(withHeader(`{"__metadata__":{"k":"v"},"a":{${entry}}}`, 4), "f");
+  assert.deepEqual(ok.tensors.get("a")?.shape, [1]);
+  assert.deepEqual(ok.metadata, { k: "v" });
+});
+
 Deno.test("saveParams()/loadParams() round-trip a tree; a mismatch names the tensor", async () => {
   const dir = await Deno.makeTempDir();
   const tree = {

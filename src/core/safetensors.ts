@@ -74,6 +74,58 @@ export function encodeSafetensors(
   return out;
 }
 
+/** A tensor's entry in the JSON header. */
+interface HeaderEntry {
+  dtype: RawTensor["dtype"];
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+const isRecord = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && !Array.isArray(x);
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0;
+
+/**
+ * Check the parsed JSON header's structure before anything reads it, so a
+ * damaged or foreign file fails with what is wrong (through `fail`, which
+ * names the file) rather than a bare TypeError deep in the decoder.
+ */
+function checkHeader(
+  header: unknown,
+  fail: (why: string) => never,
+): { __metadata__?: Record<string, string>; tensors: Record<string, HeaderEntry> } {
+  if (!isRecord(header)) {
+    const kind = header === null ? "null" : Array.isArray(header) ? "an array" : typeof header;
+    return fail(`the header is ${kind}, not a JSON object of tensors`);
+  }
+  const { __metadata__: metadata, ...entries } = header;
+  if (metadata !== undefined) {
+    if (!isRecord(metadata)) fail(`"__metadata__" is not an object of strings`);
+    for (const [key, value] of Object.entries(metadata as Record<string, unknown>)) {
+      if (typeof value !== "string") fail(`metadata "${key}" is not a string`);
+    }
+  }
+  for (const [name, info] of Object.entries(entries)) {
+    if (!isRecord(info)) fail(`tensor "${name}" is not an object`);
+    const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
+    if (dtype !== "F32" && dtype !== "I32") {
+      fail(`tensor "${name}" has unsupported dtype ${JSON.stringify(dtype)} (F32 and I32 only)`);
+    }
+    if (!Array.isArray(shape) || !shape.every(isCount)) {
+      fail(`tensor "${name}" has no shape (a list of sizes), got ${JSON.stringify(shape)}`);
+    }
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
+      fail(
+        `tensor "${name}" has no data_offsets (two byte offsets), got ${JSON.stringify(offsets)}`,
+      );
+    }
+  }
+  return {
+    __metadata__: metadata as Record<string, string> | undefined,
+    tensors: entries as Record<string, HeaderEntry>,
+  };
+}
+
 /** Parse safetensors bytes; `source` names the file in errors. */
 export function decodeSafetensors(
   bytes: Uint8Array,
@@ -88,26 +140,20 @@ export function decodeSafetensors(
   if (8 + headerLen > bytes.length) {
     fail(`header length ${headerLen} exceeds the file size ${bytes.length}`);
   }
-  let header: Record<
-    string,
-    { dtype: string; shape: number[]; data_offsets: [number, number] }
-  >;
+  let parsed: unknown;
   try {
-    header = JSON.parse(
+    parsed = JSON.parse(
       new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)),
     );
   } catch (e) {
     return fail(`header is not JSON (${(e as Error).message})`);
   }
+  const header = checkHeader(parsed, fail);
   const base = 8 + headerLen;
   const dataLen = bytes.length - base;
-  const metadata = (header.__metadata__ ?? {}) as unknown as Record<
-    string,
-    string
-  >;
+  const metadata = header.__metadata__ ?? {};
   const tensors = new Map<string, RawTensor>();
-  for (const [name, info] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
+  for (const [name, info] of Object.entries(header.tensors)) {
     const [begin, end] = info.data_offsets;
     if (!(begin >= 0 && end >= begin && end <= dataLen)) {
       fail(
@@ -115,9 +161,6 @@ export function decodeSafetensors(
       );
     }
     const n = info.shape.reduce((a, b) => a * b, 1);
-    if (info.dtype !== "F32" && info.dtype !== "I32") {
-      fail(`tensor "${name}" has unsupported dtype ${info.dtype}`);
-    }
     if (end - begin !== n * 4) {
       fail(
         `tensor "${name}" of shape [${info.shape}] needs ${n * 4} bytes, has ${end - begin}`,
@@ -126,11 +169,7 @@ export function decodeSafetensors(
     // Copy so the result is aligned and owns its memory.
     const copy = bytes.slice(base + begin, base + end);
     const data = info.dtype === "F32" ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer);
-    tensors.set(name, {
-      dtype: info.dtype as RawTensor["dtype"],
-      shape: info.shape,
-      data,
-    });
+    tensors.set(name, { dtype: info.dtype, shape: info.shape, data });
   }
   return { tensors, metadata };
 }

@@ -67,6 +67,38 @@ export interface LoadedCheckpoint {
   optimizer<P extends ParamTree>(template: P): AdamWState<P> | null;
 }
 
+/**
+ * The `run` metadata as saved by {@linkcode saveCheckpoint}, checked for the
+ * fields that resuming and exporting read, so a damaged header fails here
+ * with the file's name instead of as a TypeError later.
+ */
+function parseRunState(json: string, path: string): CheckpointHeader["run"] {
+  const fail = (why: string): never => {
+    throw new Error(
+      `${path}: the checkpoint's "run" metadata ${why}; the file is damaged or was not written by this project's training`,
+    );
+  };
+  let run: unknown;
+  try {
+    run = JSON.parse(json);
+  } catch (e) {
+    return fail(`is not JSON (${(e as Error).message})`);
+  }
+  const isObject = (x: unknown): x is Record<string, unknown> =>
+    typeof x === "object" && x !== null && !Array.isArray(x);
+  const isCount = (x: unknown) => Number.isSafeInteger(x) && (x as number) >= 0;
+  if (!isObject(run)) return fail(`is ${JSON.stringify(run)}, not an object`);
+  if (!isObject(run.config)) fail(`has no config object`);
+  if (!isObject(run.rng)) fail(`has no rng state`);
+  for (const key of ["epoch", "step"]) {
+    if (!isCount(run[key])) fail(`has ${key} ${JSON.stringify(run[key])}, not a count`);
+  }
+  if (run.optStep !== null && !isCount(run.optStep)) {
+    fail(`has optStep ${JSON.stringify(run.optStep)}, neither a count nor null`);
+  }
+  return run as unknown as CheckpointHeader["run"];
+}
+
 /** Read a checkpoint file's header and its raw contents. */
 export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
   let bytes: Uint8Array;
@@ -84,7 +116,7 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
       `${path}: no model/preset metadata; it was not written by this project's training`,
     );
   }
-  const header: CheckpointHeader = { model, preset, run: JSON.parse(run) };
+  const header: CheckpointHeader = { model, preset, run: parseRunState(run, path) };
   return {
     header,
     /** Parameters shaped like `template`. */

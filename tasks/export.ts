@@ -1,18 +1,78 @@
 /**
- * `deno task export --checkpoint PATH --out FILE`: a weights-only copy of a
- * training checkpoint (parameters and batch-norm statistics, no optimizer
- * moments: a third of the size), for shipping. `deno task eval` reads it
- * like any checkpoint; training cannot resume from it.
+ * `deno task export --checkpoint PATH --out FILE [--force]`: a weights-only
+ * copy of a training checkpoint (parameters and batch-norm statistics, no
+ * optimizer moments: a third of the size), for shipping. `deno task eval`
+ * reads it like any checkpoint; training cannot resume from it, which is why
+ * it never replaces its own input and replaces other files only with
+ * `--force`. The copy keeps the run's config without the absolute paths of
+ * the machine that trained it.
  */
+import { isAbsolute, win32 } from "node:path";
 import { parseArgs } from "node:util";
 import { runMain, UsageError } from "../src/cli/args.ts";
 import { disposeTree } from "../src/core/params.ts";
 import { checkpointModel, readCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
+import type { TrainConfig } from "../src/train/config.ts";
 
 const HELP = `Write a weights-only copy of a checkpoint.
 
-Usage: deno task export --checkpoint PATH --out FILE.safetensors
+Usage: deno task export --checkpoint PATH --out FILE.safetensors [--force]
+
+--force replaces an existing --out file; the checkpoint itself is never
+replaced (a weights-only file cannot resume training).
 `;
+
+/**
+ * The config without string settings that are absolute paths (the data and
+ * run folders of the machine that trained it): they mean nothing elsewhere
+ * and say more about that machine than a shipped file should. Relative
+ * paths and names such as `sample` stay. Returns the config and the keys
+ * dropped.
+ */
+export function withoutMachinePaths(config: TrainConfig): [TrainConfig, string[]] {
+  const dropped = Object.entries(config)
+    .filter(([, value]) =>
+      typeof value === "string" && (isAbsolute(value) || win32.isAbsolute(value))
+    )
+    .map(([key]) => key);
+  const kept = Object.fromEntries(
+    Object.entries(config).filter(([key]) => !dropped.includes(key)),
+  );
+  // Readers of a weights-only file (eval, compare) use only the model, the
+  // preset and the tensors, so a config without its folders is safe to type
+  // as a TrainConfig.
+  return [kept as unknown as TrainConfig, dropped];
+}
+
+/**
+ * Refuse an `--out` that is the checkpoint itself (by real path or inode, so
+ * links and `./` spellings count), or any other existing file unless `force`.
+ */
+async function checkOut(out: string, checkpoint: string, force: boolean): Promise<void> {
+  let target: Deno.FileInfo;
+  try {
+    target = await Deno.stat(out);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  const source = await Deno.stat(checkpoint).catch(() => null); // readCheckpoint names a missing one
+  const same = source !== null && (
+    (await Deno.realPath(out)) === (await Deno.realPath(checkpoint)) ||
+    (source.ino !== null && source.dev === target.dev && source.ino === target.ino)
+  );
+  if (same) {
+    throw new UsageError(
+      `--out "${out}" is the checkpoint itself ("${checkpoint}"): a weights-only copy over it ` +
+        `would leave its run unable to resume. Choose another --out file.`,
+    );
+  }
+  if (!force) {
+    throw new UsageError(
+      `--out "${out}" already exists; pass --force to replace it, or choose another file`,
+    );
+  }
+}
 
 async function main(args: string[]): Promise<void> {
   const { values: v } = parseArgs({
@@ -21,6 +81,7 @@ async function main(args: string[]): Promise<void> {
     options: {
       checkpoint: { type: "string" },
       out: { type: "string" },
+      force: { type: "boolean" },
       help: { type: "boolean" },
     },
   });
@@ -31,12 +92,16 @@ async function main(args: string[]): Promise<void> {
   if (!v.out.endsWith(".safetensors")) {
     throw new UsageError(`--out must name a .safetensors file, got "${v.out}"`);
   }
+  await checkOut(v.out, v.checkpoint, v.force ?? false);
   const ckpt = await readCheckpoint(v.checkpoint);
   const { spec, params } = checkpointModel(ckpt);
-  const { optStep: _, ...run } = ckpt.header.run;
-  await saveCheckpoint(v.out, params, null, run); // atomic: a failed write keeps the old file
+  const { optStep: _, config, ...run } = ckpt.header.run;
+  const [portable, dropped] = withoutMachinePaths(config);
+  // Atomic: a failed write keeps whatever file was there.
+  await saveCheckpoint(v.out, params, null, { ...run, config: portable });
   disposeTree(params);
-  console.log(`${v.out}: ${spec.kind} ${spec.preset}, weights only`);
+  const note = dropped.length > 0 ? ` (absolute paths left out: ${dropped.join(", ")})` : "";
+  console.log(`${v.out}: ${spec.kind} ${spec.preset}, weights only${note}`);
 }
 
 if (import.meta.main) await runMain(() => main(Deno.args));

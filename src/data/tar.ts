@@ -1,7 +1,9 @@
 /**
  * A small, safe tar reader for the CIFAR-10 archive: regular files and
  * folders only, and no entry may write outside the target folder (absolute
- * paths, `..` components and links are refused).
+ * paths, `..` components and links are refused). Extraction replaces only
+ * the archive's `cifar-10-batches-bin` folder, and only once the new copy is
+ * complete.
  *
  * @module
  */
@@ -67,6 +69,9 @@ export function* readTar(bytes: Uint8Array): Generator<TarEntry> {
       );
     }
     name = safeEntryName(name);
+    // `./` (the archive's root, as `tar -C dir .` writes it) and empty names
+    // name the target folder itself: nothing to create, and nothing to replace.
+    if (name.replace(/[\\/]+$/, "") === ".") continue;
     if (typeFlag === "5") yield { name, type: "directory", data };
     else if (typeFlag === "0" || typeFlag === "7") yield { name, type: "file", data };
     else throw new Error(`Refusing archive entry "${name}": unsupported type "${typeFlag}"`);
@@ -80,32 +85,70 @@ export async function gunzip(gz: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+/** The folder the official CIFAR-10 binary archive unpacks to. */
+export const CIFAR_FOLDER = "cifar-10-batches-bin";
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}
+
 /**
- * Extract a .tar.gz into `target`. Everything is written into a temporary
- * folder beside it first and moved into place at the end, so an interrupted
- * or refused extraction leaves nothing that looks complete.
+ * Extract a .tar.gz into `target`, where it must create `folder` (the
+ * CIFAR-10 folder by default) and nothing else: an entry outside it is
+ * refused, so an archive cannot replace a sibling such as `data/sample`.
+ * Everything is written into a temporary folder inside `target` first; an
+ * existing `folder` is set aside only when the new one is complete, put back
+ * if moving the new one in fails, and deleted after it succeeds. Returns the
+ * entry names.
  */
-export async function extractTarGz(gz: Uint8Array, target: string): Promise<string[]> {
+export async function extractTarGz(
+  gz: Uint8Array,
+  target: string,
+  folder: string = CIFAR_FOLDER,
+): Promise<string[]> {
   const tar = await gunzip(gz);
   const entries = [...readTar(tar)]; // validates every name before anything is written
-  const staging = `${target}.partial-${Deno.pid}`;
-  await Deno.mkdir(staging, { recursive: true });
-  const tops = new Set<string>();
+  for (const e of entries) {
+    const [top, ...rest] = e.name.split(/[\\/]/).filter((part) => part !== "");
+    if (top !== folder || (rest.length === 0 && e.type !== "directory")) {
+      throw new Error(
+        `Refusing archive entry "${e.name}": this archive should hold only the folder ${folder}/, ` +
+          `and extraction replaces nothing else in "${target}"`,
+      );
+    }
+  }
+  if (entries.length === 0) {
+    throw new Error(`The archive holds no ${folder}/ folder; "${target}" was left as it was`);
+  }
+  await Deno.mkdir(target, { recursive: true });
+  // Inside the target, so the final renames stay on one file system.
+  const staging = join(target, `.${folder}.partial-${Deno.pid}`);
+  const live = join(target, folder), old = join(target, `.${folder}.old-${Deno.pid}`);
+  await Deno.mkdir(join(staging, folder), { recursive: true });
   try {
     for (const e of entries) {
       const path = join(staging, e.name);
-      tops.add(e.name.split(/[\\/]/)[0]);
       if (e.type === "directory") await Deno.mkdir(path, { recursive: true });
       else {
         await Deno.mkdir(dirname(path), { recursive: true });
         await Deno.writeFile(path, e.data);
       }
     }
-    await Deno.mkdir(target, { recursive: true });
-    for (const top of tops) {
-      await Deno.remove(join(target, top), { recursive: true }).catch(() => {});
-      await Deno.rename(join(staging, top), join(target, top));
+    const replacing = await exists(live);
+    if (replacing) await Deno.rename(live, old);
+    try {
+      await Deno.rename(join(staging, folder), live);
+    } catch (e) {
+      if (replacing) await Deno.rename(old, live);
+      throw e;
     }
+    if (replacing) await Deno.remove(old, { recursive: true });
   } finally {
     await Deno.remove(staging, { recursive: true }).catch(() => {});
   }

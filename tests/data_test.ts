@@ -2,7 +2,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Rng } from "../src/core/rng.ts";
 import { CIFAR_MEAN, CIFAR_STD, fillBatch } from "../src/data/batches.ts";
-import { IMAGE_BYTES, loadCifar10, parseBatch, RECORD_BYTES } from "../src/data/cifar.ts";
+import {
+  IMAGE_BYTES,
+  loadCifar10,
+  loadTestSet,
+  parseBatch,
+  RECORD_BYTES,
+} from "../src/data/cifar.ts";
 import { dataDir } from "../src/train/config.ts";
 
 /** n records whose label is i % 10 and whose pixels are all `i`. */
@@ -64,6 +70,33 @@ Deno.test("loadCifar10() names the file and problem for corrupt or missing data"
   await assert.rejects(loadCifar10(empty), /No CIFAR-10 binary files in .*deno task data.*--data/);
   for (const d of [truncated, badLabel, gap, empty]) await Deno.remove(d, { recursive: true });
   assert.throws(() => parseBatch(new Uint8Array(0), "x.bin"), /x\.bin: 0 bytes/);
+});
+
+Deno.test("loadTestSet() reads only test_batch.bin: training batches may be absent or truncated", async () => {
+  const only = await folder({ "test_batch.bin": records(4) });
+  const { test, dir } = await loadTestSet(only);
+  assert.equal(dir, only);
+  assert.deepEqual([...test.labels], [0, 1, 2, 3]);
+  assert.equal((await loadTestSet(only, { testSize: 2 })).test.size, 2);
+  await assert.rejects(loadCifar10(only), /data_batch_1\.bin is missing/);
+  const truncated = await folder({
+    "data_batch_1.bin": records(2).subarray(0, 5000),
+    "test_batch.bin": records(3),
+  });
+  assert.equal((await loadTestSet(truncated)).test.size, 3);
+  for (const d of [only, truncated]) await Deno.remove(d, { recursive: true });
+});
+
+Deno.test("loadCifar10() says a file given as the data folder is not a folder", async () => {
+  const dir = await folder({ "test_batch.bin": records(1) });
+  const file = join(dir, "test_batch.bin");
+  for (const load of [loadCifar10, loadTestSet]) {
+    await assert.rejects(load(file), {
+      message: `"${file}" is a file, not a folder: --data (or CIFAR10_DIR) names the folder that ` +
+        `holds test_batch.bin and data_batch_1.bin .. data_batch_5.bin, or "sample".`,
+    });
+  }
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("the shipped sample loads: 1,000 training and 200 test images", async () => {

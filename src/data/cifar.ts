@@ -106,6 +106,16 @@ async function exists(path: string): Promise<boolean> {
  * `cifar-10-batches-bin` child.
  */
 export async function resolveDataDir(dir: string): Promise<string> {
+  const info = await Deno.stat(dir).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) return null; // reported below, with what to do
+    throw e;
+  });
+  if (info && !info.isDirectory) {
+    throw new Error(
+      `"${dir}" is a file, not a folder: --data (or CIFAR10_DIR) names the folder that holds ` +
+        `test_batch.bin and data_batch_1.bin .. data_batch_5.bin, or "sample".`,
+    );
+  }
   for (const candidate of [dir, join(dir, "cifar-10-batches-bin")]) {
     if (await exists(join(candidate, "test_batch.bin"))) return candidate;
   }
@@ -116,6 +126,19 @@ export async function resolveDataDir(dir: string): Promise<string> {
 }
 
 /**
+ * Load only the test split (`test_batch.bin`) from `dir`: what evaluation
+ * needs, so a copy without (or with damaged) training batches still evaluates.
+ */
+export async function loadTestSet(
+  dir: string,
+  options: { testSize?: number } = {},
+): Promise<{ test: ImageSet; dir: string }> {
+  const root = await resolveDataDir(dir);
+  const file = join(root, "test_batch.bin");
+  return { test: take(parseBatch(await Deno.readFile(file), file), options.testSize), dir: root };
+}
+
+/**
  * Load CIFAR-10 from `dir`: `data_batch_1.bin` onward (consecutive; the
  * shipped sample has only the first) and `test_batch.bin`.
  */
@@ -123,7 +146,7 @@ export async function loadCifar10(
   dir: string,
   options: { trainSize?: number; testSize?: number } = {},
 ): Promise<Cifar10> {
-  const root = await resolveDataDir(dir);
+  const { test, dir: root } = await loadTestSet(dir, options);
   const batches: ImageSet[] = [];
   for (let i = 1; i <= 5; i++) {
     const file = join(root, `data_batch_${i}.bin`);
@@ -148,11 +171,5 @@ export async function loadCifar10(
       batches.reduce((s, b) => s + b.size, 0) >= options.trainSize
     ) break;
   }
-  const testFile = join(root, "test_batch.bin");
-  const train = take(concat(batches), options.trainSize);
-  const test = take(
-    parseBatch(await Deno.readFile(testFile), testFile),
-    options.testSize,
-  );
-  return { train, test, dir: root };
+  return { train: take(concat(batches), options.trainSize), test, dir: root };
 }

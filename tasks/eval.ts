@@ -2,16 +2,18 @@
  * `deno task eval --checkpoint PATH [--data DIR] [--json]`: test accuracy and
  * per-class accuracy of a saved checkpoint (its metadata names the model and
  * preset), with the test-time augmentation training's final evaluation uses
- * unless `--tta` says otherwise.
+ * unless `--tta` says otherwise. Reads only the test batch, and warns when
+ * the weights or the logits are not finite (a diverged run still scores a
+ * number).
  */
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
 import { choiceFlag, numberFlag, runMain, ttaFlag, UsageError } from "../src/cli/args.ts";
 import { disposeTree } from "../src/core/params.ts";
-import { CLASS_NAMES, loadCifar10 } from "../src/data/cifar.ts";
+import { CLASS_NAMES, loadTestSet } from "../src/data/cifar.ts";
 import { checkpointModel, readCheckpoint } from "../src/train/checkpoint.ts";
 import { dataDir, defaultConfig } from "../src/train/config.ts";
-import { evaluate } from "../src/train/evaluate.ts";
+import { evaluate, nonFiniteTensors } from "../src/train/evaluate.ts";
 
 const HELP = `Evaluate a checkpoint on the CIFAR-10 test set.
 
@@ -51,14 +53,23 @@ async function main(args: string[]): Promise<void> {
   const ckpt = await readCheckpoint(v.checkpoint);
   const backend = await selectBackend(backendName, v.json);
   const { spec, params } = checkpointModel(ckpt);
-  const data = await loadCifar10(
+  const broken = nonFiniteTensors(params);
+  if (broken.length > 0) {
+    console.warn(
+      `Warning: ${v.checkpoint}: ${broken.length} tensors hold NaN or infinite weights (${
+        broken.slice(0, 5).join(", ")
+      }${broken.length > 5 ? ", ..." : ""}); the run diverged before this checkpoint was saved, ` +
+        `so its accuracy means nothing. Evaluate an earlier checkpoint or retrain with a lower --lr.`,
+    );
+  }
+  const data = await loadTestSet(
     dataDir(v.data ?? Deno.env.get("CIFAR10_DIR") ?? "data/cifar-10-batches-bin"),
-    {
-      trainSize: 1,
-      testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),
-    },
+    { testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }) },
   );
-  const result = await evaluate(spec.apply, params, data.test, { tta });
+  const result = await evaluate(spec.apply, params, data.test, {
+    tta,
+    warn: (message) => console.warn(`Warning: ${v.checkpoint}: ${message}`),
+  });
   disposeTree(params);
   if (v.json) {
     console.log(JSON.stringify({
@@ -68,6 +79,7 @@ async function main(args: string[]): Promise<void> {
       params: spec.paramCount,
       testImages: result.size,
       testAccuracy: result.accuracy,
+      nonFiniteImages: result.nonFiniteImages,
       tta,
       perClassAccuracy: Object.fromEntries(
         CLASS_NAMES.map((c, i) => [c, result.perClassAccuracy[i]]),

@@ -11,7 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { brand, type Images } from "../core/tensor.ts";
 import { fillBatch } from "../data/batches.ts";
 import type { ImageSet } from "../data/cifar.ts";
-import { disposeTree, type ParamTree, splitBuffers } from "../core/params.ts";
+import { disposeTree, flatten, type ParamTree, splitBuffers } from "../core/params.ts";
 import type { ModelSpec } from "../models/presets.ts";
 import { type ApplyFn, predict } from "./step.ts";
 
@@ -22,6 +22,11 @@ export interface EvalResult {
   /** `confusion[label][predicted]` counts. */
   confusion: number[][];
   size: number;
+  /**
+   * Images whose logits hold NaN or an infinity: their predicted class is
+   * arbitrary, so any of them makes the accuracy meaningless.
+   */
+  nonFiniteImages: number;
 }
 
 /**
@@ -56,6 +61,27 @@ export interface EvalOptions {
   classes?: number;
   /** Views averaged per image (default `none`: the image alone). */
   tta?: TestTimeAugmentation;
+  /**
+   * Where the warning about non-finite logits goes (default `console.warn`
+   * with a "Warning: " prefix): a diverged model otherwise scores a
+   * plausible-looking accuracy.
+   */
+  warn?: (message: string) => void;
+}
+
+/**
+ * The dotted names of the tensors in `tree` that hold NaN or an infinity
+ * (weights of a diverged run), in tree order.
+ */
+export function nonFiniteTensors(tree: ParamTree): string[] {
+  return flatten(tree)
+    .filter(([, t]) => !isAllFinite(t.dataSync()))
+    .map(([name]) => name);
+}
+
+function isAllFinite(values: ArrayLike<number>): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
+  return true;
 }
 
 /** `apply` whose logits are the mean over each image and its horizontal mirror. */
@@ -123,6 +149,7 @@ export async function evaluate(
   );
   const buffer = new Float32Array(batchSize * 32 * 32 * 3),
     labels = new Int32Array(batchSize);
+  let nonFiniteImages = 0;
   for (let start = 0; start < set.size; start += batchSize) {
     const n = Math.min(batchSize, set.size - start);
     const indices = Array.from({ length: n }, (_, i) => start + i);
@@ -134,12 +161,21 @@ export async function evaluate(
     const { logits } = await predict(apply, params, images);
     images.dispose();
     for (let i = 0; i < n; i++) {
+      if (!isAllFinite(logits.subarray(i * classes, (i + 1) * classes))) nonFiniteImages++;
       let best = 0;
       for (let c = 1; c < classes; c++) {
         if (logits[i * classes + c] > logits[i * classes + best]) best = c;
       }
       confusion[labels[i]][best]++;
     }
+  }
+  if (nonFiniteImages > 0) {
+    const warn = options.warn ?? ((message: string) => console.warn(`Warning: ${message}`));
+    warn(
+      `${nonFiniteImages} of ${set.size} test images got NaN or infinite logits, so the accuracy ` +
+        `means nothing; the weights have probably diverged (check them for non-finite values, ` +
+        `or use an earlier checkpoint)`,
+    );
   }
   const correct = confusion.reduce((s, row, i) => s + row[i], 0);
   const perClassAccuracy = confusion.map((row, i) => {
@@ -151,6 +187,7 @@ export async function evaluate(
     perClassAccuracy,
     confusion,
     size: set.size,
+    nonFiniteImages,
   };
 }
 

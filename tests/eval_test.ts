@@ -1,0 +1,113 @@
+// Evaluation of a checkpoint: it needs only the test batch, and a diverged
+// model (NaN weights or logits) is flagged instead of scored silently.
+import * as tf from "@tensorflow/tfjs";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { disposeTree, flatten, mapTree } from "../src/core/params.ts";
+import { Rng } from "../src/core/rng.ts";
+import { decodeSafetensors, encodeSafetensors } from "../src/core/safetensors.ts";
+import { RECORD_BYTES } from "../src/data/cifar.ts";
+import { CNN_PRESETS, cnnSpec } from "../src/models/presets.ts";
+import { evaluate, nonFiniteTensors } from "../src/train/evaluate.ts";
+import { setup } from "./_setup.ts";
+import { runTask, tinyCheckpoint } from "./_tasks.ts";
+
+await setup();
+
+/** A CIFAR-10 batch file of `n` records, label i % 10, pixels i % 256. */
+function batchFile(n: number): Uint8Array {
+  const bytes = new Uint8Array(n * RECORD_BYTES);
+  for (let i = 0; i < n; i++) {
+    bytes[i * RECORD_BYTES] = i % 10;
+    bytes.fill(i % 256, i * RECORD_BYTES + 1, (i + 1) * RECORD_BYTES);
+  }
+  return bytes;
+}
+
+Deno.test("eval needs only test_batch.bin; a truncated training batch does not stop it", async () => {
+  const dir = await Deno.makeTempDir();
+  const ckpt = await tinyCheckpoint(dir);
+  const data = join(dir, "cifar");
+  await Deno.mkdir(data);
+  await Deno.writeFile(join(data, "test_batch.bin"), batchFile(20));
+  for (const extra of [null, batchFile(3).subarray(0, 5000)]) {
+    if (extra) await Deno.writeFile(join(data, "data_batch_1.bin"), extra);
+    const r = await runTask("eval.ts", "--checkpoint", ckpt, "--data", data, "--json");
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout);
+    assert.equal(result.testImages, 20);
+    assert.equal(result.nonFiniteImages, 0);
+    assert.doesNotMatch(r.stderr, /Warning/);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("eval --data naming a file says it is not a folder", async () => {
+  const dir = await Deno.makeTempDir();
+  const ckpt = await tinyCheckpoint(dir);
+  await Deno.writeFile(join(dir, "test_batch.bin"), batchFile(2));
+  const r = await runTask("eval.ts", "--checkpoint", ckpt, "--data", join(dir, "test_batch.bin"));
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /"[^"]*test_batch\.bin" is a file, not a folder: --data/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("eval warns about a checkpoint of NaN weights, naming the file and tensors", async () => {
+  const dir = await Deno.makeTempDir();
+  const ckpt = await tinyCheckpoint(dir);
+  const file = decodeSafetensors(await Deno.readFile(ckpt), ckpt);
+  for (const raw of file.tensors.values()) raw.data.fill(NaN);
+  await Deno.writeFile(ckpt, encodeSafetensors(file.tensors, file.metadata));
+  await Deno.writeFile(join(dir, "test_batch.bin"), batchFile(10));
+  const r = await runTask("eval.ts", "--checkpoint", ckpt, "--data", dir, "--json");
+  assert.equal(r.code, 0, r.stderr);
+  const template = cnnSpec(CNN_PRESETS.tiny).init(new Rng(0));
+  const names = flatten(template).map(([name]) => name);
+  disposeTree(template);
+  assert.ok(
+    r.stderr.includes(
+      `Warning: ${ckpt}: ${names.length} tensors hold NaN or infinite weights (${
+        names.slice(0, 5).join(", ")
+      }, ...); the run diverged`,
+    ),
+    r.stderr,
+  );
+  assert.ok(
+    r.stderr.includes(`Warning: ${ckpt}: 10 of 10 test images got NaN or infinite logits`),
+    r.stderr,
+  );
+  assert.equal(JSON.parse(r.stdout).nonFiniteImages, 10);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("evaluate() counts images with non-finite logits and warns once", async () => {
+  const spec = cnnSpec(CNN_PRESETS.tiny);
+  const params = spec.init(new Rng(0));
+  const nan = mapTree(params, (t) => tf.fill(t.shape, NaN));
+  const set = { images: new Uint8Array(6 * 3072), labels: new Uint8Array(6), size: 6 };
+  const warnings: string[] = [];
+  const warn = (m: string) => warnings.push(m);
+  assert.equal((await evaluate(spec.apply, params, set, { warn })).nonFiniteImages, 0);
+  assert.deepEqual(warnings, []);
+  const broken = await evaluate(spec.apply, nan, set, { warn, batchSize: 4 });
+  assert.equal(broken.nonFiniteImages, 6);
+  assert.deepEqual(warnings, [
+    "6 of 6 test images got NaN or infinite logits, so the accuracy means nothing; the weights " +
+    "have probably diverged (check them for non-finite values, or use an earlier checkpoint)",
+  ]);
+  // Without `warn` (training's final evaluation) the warning goes to the console.
+  const consoleWarn = console.warn;
+  const printed: unknown[][] = [];
+  console.warn = (...args: unknown[]) => printed.push(args);
+  try {
+    await evaluate(spec.apply, nan, set);
+  } finally {
+    console.warn = consoleWarn;
+  }
+  assert.deepEqual(printed, [[`Warning: ${warnings[0]}`]]);
+  assert.deepEqual(nonFiniteTensors(params), []);
+  assert.deepEqual(nonFiniteTensors({ a: tf.tensor1d([1, Infinity]), b: tf.tensor1d([0]) }), [
+    "a",
+  ]);
+  [params, nan].forEach(disposeTree);
+});

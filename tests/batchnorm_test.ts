@@ -3,10 +3,11 @@ import assert from "node:assert/strict";
 import { disposeTree, flatten, splitBuffers } from "../src/core/params.ts";
 import { Rng } from "../src/core/rng.ts";
 import { brand, type Images } from "../src/core/tensor.ts";
-import { loadCifar10 } from "../src/data/cifar.ts";
+import { fillBatch } from "../src/data/batches.ts";
+import { loadCifar10, take } from "../src/data/cifar.ts";
 import { conv2d } from "../src/layers/conv.ts";
 import { batchMoments, batchNorm, initNorm } from "../src/layers/norm.ts";
-import { cnnBatchNormStats, type CNNConfig, type CNNParams } from "../src/models/cnn.ts";
+import { cnn, cnnBatchNormStats, type CNNConfig, type CNNParams } from "../src/models/cnn.ts";
 import { CNN_PRESETS, cnnSpec } from "../src/models/presets.ts";
 import { ADAMW_DEFAULTS, initAdamW } from "../src/train/adamw.ts";
 import { dataDir } from "../src/train/config.ts";
@@ -77,7 +78,7 @@ Deno.test("cnnBatchNormStats() over two batches equals the statistics of their u
   disposeTree(params);
 });
 
-Deno.test("a batch-norm CNN trains its weights, not its statistics; calibrate() replaces them without leaks", async () => {
+Deno.test("a batch-norm CNN trains its weights, not its statistics; calibrate() measures them and evaluation uses them", async () => {
   const spec = cnnSpec(BN_TINY);
   const rng = new Rng(0);
   let params = spec.init(rng);
@@ -96,13 +97,39 @@ Deno.test("a batch-norm CNN trains its weights, not its statistics; calibrate() 
   assert.ok(losses.at(-1)! < 0.8 * losses[0], `loss ${losses[0]} -> ${losses.at(-1)}`);
   const after = flatten(splitBuffers(params).buffers!).map(([, t]) => Array.from(t.dataSync()));
   assert.deepEqual(after, before, "training must not change the statistics");
+  // Calibrate on exactly one batch (100 images, all used in order): the
+  // population statistics are then that batch's moments.
+  const calibration = take(data.train, 100);
   const count = tf.memory().numTensors;
-  params = calibrate(spec, params, data.train, { images: 200, batchSize: 100 });
+  params = calibrate(spec, params, calibration, { images: 100, batchSize: 100 });
   assert.equal(tf.memory().numTensors, count, "calibrate() disposes the old statistics");
-  const means = splitBuffers(params).buffers as { mean: tf.Tensor }[];
-  assert.ok(maxAbsDiff(means[0].mean, new Array(BN_TINY.stemWidth).fill(0)) > 1e-3, "recalibrated");
-  const result = await evaluate(spec.apply, params, data.test);
-  assert.ok(result.accuracy >= 0 && result.accuracy <= 1);
-  tf.dispose([x, labels]);
-  [params, state.m, state.v].forEach(disposeTree);
+  const buffer = new Float32Array(100 * 3072), batchLabels = new Int32Array(100);
+  fillBatch(calibration, Array.from({ length: 100 }, (_, i) => i), buffer, batchLabels, null);
+  const batch = asImages(tf.tensor4d(buffer, [100, 32, 32, 3]));
+  // The stem's statistics are the per-channel mean and biased variance of its
+  // conv output over the 100 images, summed here one value at a time.
+  const stem = conv2d((params as CNNParams).stem.conv, batch);
+  const values = stem.dataSync(), c = BN_TINY.stemWidth, n = values.length / c;
+  const mean = new Array(c).fill(0), variance = new Array(c).fill(0);
+  values.forEach((v, i) => (mean[i % c] += v / n));
+  values.forEach((v, i) => (variance[i % c] += (v - mean[i % c]) ** 2 / n));
+  const stats = splitBuffers(params).buffers as { mean: tf.Tensor; variance: tf.Tensor }[];
+  assert.ok(maxAbsDiff(stats[0].mean, mean) < 1e-4, `stem mean ${stats[0].mean.dataSync()}`);
+  assert.ok(maxAbsDiff(stats[0].variance, variance) < 1e-3 * Math.max(...variance));
+  // Evaluation mode normalises every layer with the calibrated statistics;
+  // on the calibration batch they are its own moments, so it must give the
+  // logits training mode (batch statistics) gives.
+  const evalLogits = spec.apply(params, batch, null);
+  const trainLogits = cnn(params as CNNParams, batch, BN_TINY, "train");
+  assert.ok(maxAbsDiff(evalLogits, trainLogits) < 1e-3, "eval mode uses the calibrated statistics");
+  const fresh = spec.init(new Rng(0)) as CNNParams; // its statistics: mean 0, variance 1
+  const stale = cnn({ ...(params as CNNParams), stats: fresh.stats }, batch, BN_TINY, "eval");
+  assert.ok(maxAbsDiff(stale, trainLogits) > 1e-2, "other statistics change the logits");
+  // evaluate() scores exactly those eval-mode logits.
+  const logits = evalLogits.arraySync() as number[][];
+  const correct = logits.filter((row, i) => row.indexOf(Math.max(...row)) === batchLabels[i]);
+  const result = await evaluate(spec.apply, params, calibration);
+  assert.equal(result.accuracy, correct.length / 100);
+  tf.dispose([x, labels, batch, stem, evalLogits, trainLogits, stale]);
+  [fresh, params, state.m, state.v].forEach(disposeTree);
 });

@@ -1,5 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
+import { disposeTree } from "../src/core/params.ts";
 import { Rng } from "../src/core/rng.ts";
 import { brand, type Images, type Tokens } from "../src/core/tensor.ts";
 import {
@@ -102,6 +103,57 @@ Deno.test("selfAttention2d() with gamma = 0 is the identity; its gradient checks
     ) as tf.Scalar;
   const [a, n] = directionalCheck(f, [x, params.q.w, tf.scalar(0.5)]);
   assert.ok(Math.abs(a - n) <= 2e-2 * Math.max(1, Math.abs(n)), `analytic ${a} vs numeric ${n}`);
+});
+
+/** A linear map `x W + b` of one position's channels, by loops. */
+function affine(x: number[], w: number[][], b: number[]): number[] {
+  return b.map((bo, o) => x.reduce((s, xi, i) => s + xi * w[i][o], bo));
+}
+
+Deno.test("selfAttention2d() with gamma != 0 matches a naive loop over positions and heads", () => {
+  const config = { channels: 8, heads: 2, qkChannels: 4 };
+  const params = initSelfAttention2d(new Rng(4), config);
+  // Non-zero biases, so a projection that dropped them would show.
+  const p = {
+    ...params,
+    q: { ...params.q, b: seeded([4], 11, 0.3) },
+    k: { ...params.k, b: seeded([4], 12, 0.3) },
+    v: { ...params.v, b: seeded([8], 13, 0.3) },
+    out: { ...params.out, b: seeded([8], 14, 0.3) },
+    gamma: tf.scalar(0.7),
+  };
+  const x = brand(seeded([2, 2, 3, 8], 15, 2), ["batch", "height", "width", "channels"]) as Images;
+  const got = selfAttention2d(p, x, config);
+  const arr = <T>(t: tf.Tensor) => t.arraySync() as T;
+  const [wq, wk, wv, wo] = [p.q.w, p.k.w, p.v.w, p.out.w].map((t) => arr<number[][]>(t));
+  const [bq, bk, bv, bo] = [p.q.b, p.k.b, p.v.b, p.out.b].map((t) => arr<number[]>(t));
+  const xs = arr<number[][][][]>(x);
+  const expected: number[] = [];
+  for (const image of xs) {
+    const positions = image.flat(); // row-major: (0,0), (0,1), ..., (1,2)
+    const q = positions.map((c) => affine(c, wq, bq)), k = positions.map((c) => affine(c, wk, bk));
+    const v = positions.map((c) => affine(c, wv, bv));
+    for (const [i, xi] of positions.entries()) {
+      // Head h attends with query/key channels 2h..2h+1 and value channels 4h..4h+3.
+      const attended: number[] = [];
+      for (let h = 0; h < 2; h++) {
+        const scores = k.map((kj) =>
+          (q[i][2 * h] * kj[2 * h] + q[i][2 * h + 1] * kj[2 * h + 1]) / Math.sqrt(2)
+        );
+        const e = scores.map((sc) => Math.exp(sc - Math.max(...scores)));
+        const z = e.reduce((a, b) => a + b, 0);
+        for (let c = 4 * h; c < 4 * h + 4; c++) {
+          attended.push(v.reduce((s, vj, j) => s + (e[j] / z) * vj[c], 0));
+        }
+      }
+      const o = affine(attended, wo, bo);
+      expected.push(...xi.map((xc, c) => xc + 0.7 * o[c]));
+    }
+  }
+  assert.ok(maxAbsDiff(got, expected) <= 1e-5, `max difference ${maxAbsDiff(got, expected)}`);
+  assert.ok(maxAbsDiff(got, x) > 0.1, "the attention branch contributes");
+  tf.dispose([got, x, p.q.b, p.k.b, p.v.b, p.out.b, p.gamma]);
+  disposeTree(params);
 });
 
 Deno.test("encoderBlock() keeps the shape; its gradient checks out", () => {

@@ -98,7 +98,7 @@ async function main(args: string[]): Promise<void> {
   const { optStep: _, config, ...run } = ckpt.header.run;
   const [portable, dropped] = withoutMachinePaths(config);
   // Atomic: a failed write keeps whatever file was there.
-  await saveCheckpoint(v.out, params, null, { ...run, config: portable });
+  await saveCheckpoint(v.out, params, null, { config: portable, ...run });
   disposeTree(params);
   const note = dropped.length > 0 ? ` (absolute paths left out: ${dropped.join(", ")})` : "";
   console.log(`${v.out}: ${spec.kind} ${spec.preset}, weights only${note}`);

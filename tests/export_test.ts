@@ -2,7 +2,7 @@
 // no longer resume), replaces other files only with --force, and ships no
 // absolute paths of the machine that trained the model.
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { isAbsolute, join, win32 } from "node:path";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
 import { setup } from "./_setup.ts";
 import { runTask, tinyCheckpoint } from "./_tasks.ts";
@@ -72,4 +72,18 @@ Deno.test("export leaves out the absolute paths of the training machine, keeps r
   const kept = (await readCheckpoint(out)).header.run.config;
   assert.deepEqual([kept.data, kept.out], ["sample", "runs/cnn-1"]);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("the shipped weights hold no absolute paths of the machine that trained them", async () => {
+  for await (const entry of Deno.readDir("weights")) {
+    if (!entry.name.endsWith(".safetensors")) continue;
+    const path = join("weights", entry.name);
+    const { config } = (await readCheckpoint(path)).header.run;
+    for (const [key, value] of Object.entries(config)) {
+      assert.ok(
+        typeof value !== "string" || !(isAbsolute(value) || win32.isAbsolute(value)),
+        `${path}: config.${key} is the absolute path "${value}"`,
+      );
+    }
+  }
 });

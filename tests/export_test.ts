@@ -3,6 +3,7 @@
 // absolute paths of the machine that trained the model.
 import assert from "node:assert/strict";
 import { isAbsolute, join, win32 } from "node:path";
+import { encodeSafetensors } from "../src/core/safetensors.ts";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
 import { setup } from "./_setup.ts";
 import { runTask, tinyCheckpoint } from "./_tasks.ts";
@@ -86,4 +87,32 @@ Deno.test("the shipped weights hold no absolute paths of the machine that traine
       );
     }
   }
+});
+
+Deno.test("eval and export name the file whose header is null, or whose run metadata is damaged", async () => {
+  const dir = await Deno.makeTempDir();
+  const nullHeader = join(dir, "null.safetensors"), badRun = join(dir, "run.safetensors");
+  const header = new TextEncoder().encode("null    ");
+  const bytes = new Uint8Array(8 + header.length);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(header.length), true);
+  bytes.set(header, 8);
+  await Deno.writeFile(nullHeader, bytes);
+  await Deno.writeFile(badRun, encodeSafetensors([], { model: "cnn", preset: "tiny", run: "[]" }));
+  for (
+    const [file, why] of [
+      [nullHeader, "not a valid safetensors file: the header is null"],
+      [badRun, `the checkpoint's "run" metadata is [], not an object`],
+    ]
+  ) {
+    for (
+      const r of [
+        await runTask("eval.ts", "--checkpoint", file),
+        await runTask("export.ts", "--checkpoint", file, "--out", join(dir, "w.safetensors")),
+      ]
+    ) {
+      assert.equal(r.code, 1, r.stderr);
+      assert.ok(r.stderr.includes(`error: ${file}: ${why}`), r.stderr);
+    }
+  }
+  await Deno.remove(dir, { recursive: true });
 });

@@ -4,7 +4,7 @@
  */
 import { parseArgs } from "node:util";
 import { runMain } from "../src/cli/args.ts";
-import { modelSpec, PRESET_NAMES } from "../src/models/presets.ts";
+import { KIND_PRESET_NAMES, modelSpec, PRESET_NAMES } from "../src/models/presets.ts";
 
 /** One row per model and preset. */
 export function presetTable(): {
@@ -13,17 +13,19 @@ export function presetTable(): {
   params: number;
   mflopsPerImage: number;
 }[] {
-  return PRESET_NAMES.flatMap((preset) =>
-    (["cnn", "vit"] as const).map((model) => {
-      const spec = modelSpec(model, preset);
-      return {
-        model,
-        preset,
-        params: spec.paramCount,
-        mflopsPerImage: Math.round(spec.flops / 1e5) / 10,
-      };
-    })
-  );
+  const row = (model: "cnn" | "vit", preset: string) => {
+    const spec = modelSpec(model, preset);
+    return {
+      model,
+      preset,
+      params: spec.paramCount,
+      mflopsPerImage: Math.round(spec.flops / 1e5) / 10,
+    };
+  };
+  return [
+    ...PRESET_NAMES.flatMap((preset) => (["cnn", "vit"] as const).map((m) => row(m, preset))),
+    ...(["cnn", "vit"] as const).flatMap((m) => KIND_PRESET_NAMES[m].map((p) => row(m, p))),
+  ];
 }
 
 function main(args: string[]): Promise<void> {

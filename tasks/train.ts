@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES } from "../src/backend/select.ts";
 import { choiceFlag, numberFlag, runMain, stamp, ttaFlag, UsageError } from "../src/cli/args.ts";
-import { type ModelKind, PRESET_NAMES } from "../src/models/presets.ts";
+import { type ModelKind, presetNames } from "../src/models/presets.ts";
 import { defaultConfig, presetDefaults, type TrainConfig } from "../src/train/config.ts";
 import { TTA_MODES } from "../src/train/evaluate.ts";
 import { train } from "../src/train/loop.ts";
@@ -16,8 +16,8 @@ function help(model: string): string {
 
 Usage: deno task train:${model} [flags]
 
-  --preset NAME        ${PRESET_NAMES.join(" | ")} (default ${d.preset});
-                       hour brings its own defaults: batch 256, lr ${
+  --preset NAME        ${presetNames(model as ModelKind).join(" | ")} (default ${d.preset});
+                       hour and hour-* bring their own defaults: batch 256, lr ${
     presetDefaults(model as ModelKind, "hour").lr
   }, warmup 0.5
   --epochs N           epochs (default ${d.epochs})
@@ -79,7 +79,7 @@ export async function main(args: string[]): Promise<void> {
     console.log(help(model));
     return;
   }
-  const preset = choiceFlag("preset", v.preset, PRESET_NAMES) ?? defaultConfig(model).preset;
+  const preset = choiceFlag("preset", v.preset, presetNames(model)) ?? defaultConfig(model).preset;
   const d = { ...defaultConfig(model), ...presetDefaults(model, preset) };
   const config: TrainConfig = {
     ...d,

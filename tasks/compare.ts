@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES } from "../src/backend/select.ts";
 import { choiceFlag, numberFlag, runMain, stamp, UsageError } from "../src/cli/args.ts";
+import { dataFlag, resolvePath } from "../src/cli/args.ts"; // paths relative to INIT_CWD
 import { PRESET_NAMES } from "../src/models/presets.ts";
 import { compare } from "../src/report/compare.ts";
 import { summaryTable } from "../src/report/report.ts";
@@ -54,19 +55,19 @@ async function main(args: string[]): Promise<void> {
   if (runs && runs.length !== 2) {
     throw new UsageError("--runs takes two run folders: one CNN run and one ViT run");
   }
-  const out = v.out ?? `runs/compare-${stamp()}`;
+  const out = resolvePath(v.out) ?? `runs/compare-${stamp()}`;
   const { results } = await compare({
     preset: choiceFlag("preset", v.preset, PRESET_NAMES) ?? "small",
     epochs: numberFlag("epochs", v.epochs, { integer: true, min: 1 }) ?? 10,
     minutes: numberFlag("minutes", v.minutes, { min: 0 }) ?? 0,
     seeds: numberFlag("seeds", v.seeds, { integer: true, min: 1 }) ?? 1,
     batchSize: numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }),
-    data: v.data ?? Deno.env.get("CIFAR10_DIR") ?? "data/cifar-10-batches-bin",
+    data: dataFlag(v.data) ?? "data/cifar-10-batches-bin",
     trainSize: numberFlag("train-size", v["train-size"], { integer: true, min: 1 }),
     testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),
     backend: choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto",
     out,
-    runs,
+    runs: runs?.map((r) => resolvePath(r)),
   });
   console.log(summaryTable(results));
   console.log(`\nReport: ${out}/report.md`);

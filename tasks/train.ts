@@ -124,18 +124,18 @@ export async function main(args: string[]): Promise<void> {
       );
     }
     const dir = resolvePath(v.resume);
-    await checkResumable(dir, model);
+    const saved = await resumableConfig(dir, model);
     const changes: ResumeChanges = {
       epochs,
       minutes,
       data: v.data === undefined ? undefined : dataFlag(v.data), // not $CIFAR10_DIR: --data only
-      backend,
     };
     // An absent flag keeps the saved value, so it must not be present as undefined.
     const resumeWith = Object.fromEntries(
       Object.entries(changes).filter(([, x]) => x !== undefined),
     ) as ResumeChanges;
-    return report(await trainOrRefuse(defaultConfig(model), { resume: dir, resumeWith }));
+    const config = { ...saved, backend: backend ?? saved.backend };
+    return report(await trainOrRefuse(config, { resume: dir, resumeWith }));
   }
 
   const preset = choiceFlag("preset", v.preset, PRESET_NAMES) ?? defaultConfig(model).preset;
@@ -169,8 +169,11 @@ export async function main(args: string[]): Promise<void> {
   report(await trainOrRefuse(config, { uniqueOut: v.out === undefined }));
 }
 
-/** Refuse a folder with nothing to resume, or another model's run, before any work. */
-async function checkResumable(dir: string, model: ModelKind): Promise<void> {
+/**
+ * The saved config of the run in `dir`; a folder with nothing to resume, or
+ * another model's run, is refused before any work.
+ */
+async function resumableConfig(dir: string, model: ModelKind): Promise<TrainConfig> {
   const path = join(dir, "checkpoint.safetensors");
   try {
     await Deno.stat(path);
@@ -184,13 +187,14 @@ async function checkResumable(dir: string, model: ModelKind): Promise<void> {
         : `--resume ${dir}: no such folder`,
     );
   }
-  const saved = (await readCheckpoint(path)).header.model;
-  if (saved !== model) {
+  const { header } = await readCheckpoint(path);
+  if (header.model !== model) {
     throw new UsageError(
-      `--resume ${dir}: it holds a ${saved} run, not a ${model} run; resume it with ` +
-        `"deno task train:${saved} --resume ${dir}"`,
+      `--resume ${dir}: it holds a ${header.model} run, not a ${model} run; resume it with ` +
+        `"deno task train:${header.model} --resume ${dir}"`,
     );
   }
+  return header.run.config;
 }
 
 /** Train, with the loop's refusals of the settings reported as usage errors (exit 2). */

@@ -80,16 +80,17 @@ export class NonFiniteLossError extends Error {}
 export { RunConfigError };
 
 /**
- * What may change when a run resumes: how long it trains, where its data now
- * lives, and what it runs on. Everything else defines the run and stays.
+ * What may change when a run resumes besides the backend (`config.backend`,
+ * a property of the machine): how long it trains and where its data now
+ * lives. Everything else defines the run and stays.
  */
-export type ResumeChanges = Partial<Pick<TrainConfig, "epochs" | "minutes" | "data" | "backend">>;
+export type ResumeChanges = Partial<Pick<TrainConfig, "epochs" | "minutes" | "data">>;
 
 /** Options besides the config. */
 export interface TrainOptions {
   /**
    * Continue the run in this folder from its checkpoint. The saved config
-   * replaces `config`, with `resumeWith` applied.
+   * replaces `config`, all but its backend, with `resumeWith` applied.
    */
   resume?: string;
   /** Settings that change on resume; saved into `config.json` and the next checkpoints. */
@@ -225,6 +226,7 @@ export async function train(
     config = {
       ...saved,
       ...options.resumeWith,
+      backend: config.backend,
       out: options.resume, // where the run is now, if its folder was moved
       tta: ttaMode(saved.tta),
     };

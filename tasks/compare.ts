@@ -4,9 +4,17 @@
  * --runs, and write a report. Rerunning with --resume DIR continues an
  * interrupted comparison.
  */
-import { parseArgs } from "node:util";
 import { BACKEND_NAMES } from "../src/backend/select.ts";
-import { choiceFlag, numberFlag, runMain, stamp, UsageError } from "../src/cli/args.ts";
+import {
+  choiceFlag,
+  dataFlag,
+  numberFlag,
+  parseFlags,
+  resolvePath,
+  runMain,
+  stamp,
+  UsageError,
+} from "../src/cli/args.ts";
 import { PRESET_NAMES } from "../src/models/presets.ts";
 import {
   compare,
@@ -44,9 +52,8 @@ Usage: deno task compare [flags]
 `;
 
 async function main(args: string[]): Promise<void> {
-  const { values: v, positionals } = parseArgs({
+  const { values: v, positionals } = parseFlags({
     args,
-    strict: true,
     allowPositionals: true,
     options: {
       models: { type: "string" },
@@ -78,8 +85,10 @@ async function main(args: string[]): Promise<void> {
   }
   if (v.models && v.preset) throw new UsageError("Give --models or --preset, not both");
   const backend = choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto";
-  const reference = v.reference?.split(",").filter((s) => s);
+  // Paths on the command line are relative to the caller's folder (INIT_CWD).
+  const reference = v.reference?.split(",").filter((s) => s).map((r) => resolvePath(r));
   if (v.resume) {
+    const dir = resolvePath(v.resume);
     const settings = ["models", "preset", "epochs", "minutes", "seeds", "batch-size", "data"]
       .concat(["train-size", "test-size", "runs", "out"]).filter((k) => v[k as keyof typeof v]);
     if (settings.length) {
@@ -87,9 +96,9 @@ async function main(args: string[]): Promise<void> {
         `--resume continues with the saved settings; drop --${settings.join(", --")}`,
       );
     }
-    const plan = await readPlan(v.resume);
-    if (!plan) throw new UsageError(`${v.resume}/compare.json is missing: nothing to resume`);
-    return report(await compare({ ...plan, backend, out: v.resume, reference }), v.resume);
+    const plan = await readPlan(dir);
+    if (!plan) throw new UsageError(`${dir}/compare.json is missing: nothing to resume`);
+    return report(await compare({ ...plan, backend, out: dir, reference }), dir);
   }
   let models;
   try {
@@ -104,12 +113,12 @@ async function main(args: string[]): Promise<void> {
     minutes: numberFlag("minutes", v.minutes, { min: 0 }) ?? 0,
     seeds: numberFlag("seeds", v.seeds, { integer: true, min: 1 }) ?? 1,
     batchSize: numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }),
-    data: v.data ?? Deno.env.get("CIFAR10_DIR") ?? "data/cifar-10-batches-bin",
+    data: dataFlag(v.data) ?? "data/cifar-10-batches-bin",
     trainSize: numberFlag("train-size", v["train-size"], { integer: true, min: 1 }),
     testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),
     backend,
-    out: v.out ?? `runs/compare-${stamp()}`,
-    runs,
+    out: resolvePath(v.out) ?? `runs/compare-${stamp()}`,
+    runs: runs?.map((r) => resolvePath(r)),
     reference,
   };
   report(await compare(options), options.out);

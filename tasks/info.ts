@@ -2,8 +2,7 @@
  * `deno task info`: each preset's exact parameter count and forward FLOPs
  * per image, for both models. `--json` prints one JSON array.
  */
-import { parseArgs } from "node:util";
-import { runMain } from "../src/cli/args.ts";
+import { parseFlags, runMain } from "../src/cli/args.ts";
 import { KIND_PRESET_NAMES, modelSpec, PRESET_NAMES } from "../src/models/presets.ts";
 
 /** One row per model and preset. */
@@ -29,7 +28,18 @@ export function presetTable(): {
 }
 
 function main(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { json: { type: "boolean" } }, strict: true });
+  const { values } = parseFlags({
+    args,
+    options: { json: { type: "boolean" }, help: { type: "boolean" } },
+  });
+  if (values.help) {
+    console.log(
+      "Parameter count and forward MFLOPs per image of every preset, both models.\n\n" +
+        "Usage: deno task info [--json]\n\n  --json   one JSON array instead of a table\n" +
+        "  --help   this text",
+    );
+    return Promise.resolve();
+  }
   const rows = presetTable();
   if (values.json) {
     console.log(JSON.stringify(rows));

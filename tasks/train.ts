@@ -35,7 +35,7 @@ Usage: deno task train:${model} [flags]
        deno task train:${model} --resume DIR [--epochs N] [--minutes M] [--data DIR] [--backend NAME]
 
   --preset NAME        ${presetNames(model as ModelKind).join(" | ")} (default ${d.preset});
-                       hour brings its own defaults: batch 256, lr ${
+                       hour and hour-* bring their own defaults: batch 256, lr ${
     presetDefaults(model, "hour").lr
   }, warmup 0.5
   --epochs N           epochs, >= 1 (default ${d.epochs})

@@ -53,9 +53,10 @@ function parseObject(path: string, text: string): Record<string, unknown> {
  * Every error names the file that is missing or malformed.
  */
 export async function readRun(dir: string): Promise<RunRecord> {
-  const [config, summary, metrics] = await Promise.all(
-    ["config.json", "summary.json", "metrics.jsonl"].map((name) => readText(dir, name)),
-  );
+  // In order, so the first missing file is the one named.
+  const config = await readText(dir, "config.json"),
+    summary = await readText(dir, "summary.json"),
+    metrics = await readText(dir, "metrics.jsonl");
   const summaryPath = join(dir, "summary.json");
   const record = {
     dir,

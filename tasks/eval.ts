@@ -9,6 +9,7 @@
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
 import { choiceFlag, numberFlag, runMain, ttaFlag, UsageError } from "../src/cli/args.ts";
+import { dataFlag, resolvePath } from "../src/cli/args.ts"; // paths relative to INIT_CWD
 import { disposeTree } from "../src/core/params.ts";
 import { CLASS_NAMES, loadTestSet } from "../src/data/cifar.ts";
 import { checkpointModel, readCheckpoint } from "../src/train/checkpoint.ts";
@@ -50,25 +51,26 @@ async function main(args: string[]): Promise<void> {
   }
   const backendName = choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto";
   const tta = ttaFlag(v.tta, v["no-tta"]) ?? defaultConfig("cnn").tta;
-  const ckpt = await readCheckpoint(v.checkpoint);
+  const checkpoint = resolvePath(v.checkpoint);
+  const ckpt = await readCheckpoint(checkpoint);
   const backend = await selectBackend(backendName, v.json);
   const { spec, params } = checkpointModel(ckpt);
   const broken = nonFiniteTensors(params);
   if (broken.length > 0) {
     console.warn(
-      `Warning: ${v.checkpoint}: ${broken.length} tensors hold NaN or infinite weights (${
+      `Warning: ${checkpoint}: ${broken.length} tensors hold NaN or infinite weights (${
         broken.slice(0, 5).join(", ")
       }${broken.length > 5 ? ", ..." : ""}); the run diverged before this checkpoint was saved, ` +
         `so its accuracy means nothing. Evaluate an earlier checkpoint or retrain with a lower --lr.`,
     );
   }
   const data = await loadTestSet(
-    dataDir(v.data ?? Deno.env.get("CIFAR10_DIR") ?? "data/cifar-10-batches-bin"),
+    dataDir(dataFlag(v.data) ?? "data/cifar-10-batches-bin"),
     { testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }) },
   );
   const result = await evaluate(spec.apply, params, data.test, {
     tta,
-    warn: (message) => console.warn(`Warning: ${v.checkpoint}: ${message}`),
+    warn: (message) => console.warn(`Warning: ${checkpoint}: ${message}`),
   });
   disposeTree(params);
   if (v.json) {

@@ -9,7 +9,7 @@
  */
 import { isAbsolute, win32 } from "node:path";
 import { parseArgs } from "node:util";
-import { runMain, UsageError } from "../src/cli/args.ts";
+import { resolvePath, runMain, UsageError } from "../src/cli/args.ts";
 import { disposeTree } from "../src/core/params.ts";
 import { checkpointModel, readCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
 import type { TrainConfig } from "../src/train/config.ts";
@@ -92,13 +92,14 @@ async function main(args: string[]): Promise<void> {
   if (!v.out.endsWith(".safetensors")) {
     throw new UsageError(`--out must name a .safetensors file, got "${v.out}"`);
   }
-  await checkOut(v.out, v.checkpoint, v.force ?? false);
-  const ckpt = await readCheckpoint(v.checkpoint);
+  const checkpoint = resolvePath(v.checkpoint), out = resolvePath(v.out);
+  await checkOut(out, checkpoint, v.force ?? false);
+  const ckpt = await readCheckpoint(checkpoint);
   const { spec, params } = checkpointModel(ckpt);
   const { optStep: _, config, ...run } = ckpt.header.run;
   const [portable, dropped] = withoutMachinePaths(config);
   // Atomic: a failed write keeps whatever file was there.
-  await saveCheckpoint(v.out, params, null, { config: portable, ...run });
+  await saveCheckpoint(out, params, null, { config: portable, ...run });
   disposeTree(params);
   const note = dropped.length > 0 ? ` (absolute paths left out: ${dropped.join(", ")})` : "";
   console.log(`${v.out}: ${spec.kind} ${spec.preset}, weights only${note}`);

@@ -10,7 +10,7 @@ import { RECORD_BYTES } from "../src/data/cifar.ts";
 import { CNN_PRESETS, cnnSpec } from "../src/models/presets.ts";
 import { evaluate, nonFiniteTensors } from "../src/train/evaluate.ts";
 import { setup } from "./_setup.ts";
-import { runTask, tinyCheckpoint } from "./_tasks.ts";
+import { task, tinyCheckpoint } from "./_tasks.ts";
 
 await setup();
 
@@ -32,7 +32,7 @@ Deno.test("eval needs only test_batch.bin; a truncated training batch does not s
   await Deno.writeFile(join(data, "test_batch.bin"), batchFile(20));
   for (const extra of [null, batchFile(3).subarray(0, 5000)]) {
     if (extra) await Deno.writeFile(join(data, "data_batch_1.bin"), extra);
-    const r = await runTask("eval.ts", "--checkpoint", ckpt, "--data", data, "--json");
+    const r = await task("eval.ts", ["--checkpoint", ckpt, "--data", data, "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const result = JSON.parse(r.stdout);
     assert.equal(result.testImages, 20);
@@ -46,7 +46,7 @@ Deno.test("eval --data naming a file says it is not a folder", async () => {
   const dir = await Deno.makeTempDir();
   const ckpt = await tinyCheckpoint(dir);
   await Deno.writeFile(join(dir, "test_batch.bin"), batchFile(2));
-  const r = await runTask("eval.ts", "--checkpoint", ckpt, "--data", join(dir, "test_batch.bin"));
+  const r = await task("eval.ts", ["--checkpoint", ckpt, "--data", join(dir, "test_batch.bin")]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /"[^"]*test_batch\.bin" is a file, not a folder: --data/);
   await Deno.remove(dir, { recursive: true });
@@ -59,7 +59,7 @@ Deno.test("eval warns about a checkpoint of NaN weights, naming the file and ten
   for (const raw of file.tensors.values()) raw.data.fill(NaN);
   await Deno.writeFile(ckpt, encodeSafetensors(file.tensors, file.metadata));
   await Deno.writeFile(join(dir, "test_batch.bin"), batchFile(10));
-  const r = await runTask("eval.ts", "--checkpoint", ckpt, "--data", dir, "--json");
+  const r = await task("eval.ts", ["--checkpoint", ckpt, "--data", dir, "--json"]);
   assert.equal(r.code, 0, r.stderr);
   const template = cnnSpec(CNN_PRESETS.tiny).init(new Rng(0));
   const names = flatten(template).map(([name]) => name);

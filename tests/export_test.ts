@@ -6,7 +6,7 @@ import { isAbsolute, join, win32 } from "node:path";
 import { encodeSafetensors } from "../src/core/safetensors.ts";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
 import { setup } from "./_setup.ts";
-import { runTask, tinyCheckpoint } from "./_tasks.ts";
+import { ROOT, task, tinyCheckpoint } from "./_tasks.ts";
 
 await setup();
 
@@ -20,18 +20,14 @@ Deno.test("export refuses to write over its own checkpoint, however it is spelle
     const out of [ckpt, join(dir, ".", "checkpoint.safetensors"), join(dir, "link.safetensors")]
   ) {
     for (const force of [[], ["--force"]]) {
-      const r = await runTask("export.ts", "--checkpoint", ckpt, "--out", out, ...force);
+      const r = await task("export.ts", ["--checkpoint", ckpt, "--out", out, ...force]);
       assert.equal(r.code, 2, `${out} ${force}: exit ${r.code}, ${r.stderr}`);
       assert.match(r.stderr, /is the checkpoint itself .*unable to resume\. Choose another --out/);
     }
   }
-  const hard = await runTask(
+  const hard = await task(
     "export.ts",
-    "--checkpoint",
-    ckpt,
-    "--out",
-    join(dir, "hard.safetensors"),
-    "--force",
+    ["--checkpoint", ckpt, "--out", join(dir, "hard.safetensors"), "--force"],
   );
   assert.equal(hard.code, 2, "a hard link is the same file");
   assert.deepEqual(await Deno.readFile(ckpt), before, "the checkpoint is untouched");
@@ -44,11 +40,11 @@ Deno.test("export replaces another existing file only with --force", async () =>
   const ckpt = await tinyCheckpoint(dir);
   const out = join(dir, "weights.safetensors");
   await Deno.writeTextFile(out, "precious");
-  const refused = await runTask("export.ts", "--checkpoint", ckpt, "--out", out);
+  const refused = await task("export.ts", ["--checkpoint", ckpt, "--out", out]);
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /--out ".*weights\.safetensors" already exists; pass --force/);
   assert.equal(await Deno.readTextFile(out), "precious");
-  const forced = await runTask("export.ts", "--checkpoint", ckpt, "--out", out, "--force");
+  const forced = await task("export.ts", ["--checkpoint", ckpt, "--out", out, "--force"]);
   assert.equal(forced.code, 0, forced.stderr);
   assert.equal((await readCheckpoint(out)).header.run.optStep, null, "weights only");
   await Deno.remove(dir, { recursive: true });
@@ -58,7 +54,7 @@ Deno.test("export leaves out the absolute paths of the training machine, keeps r
   const dir = await Deno.makeTempDir();
   const ckpt = await tinyCheckpoint(dir, { data: "/home/someone/cifar", out: join(dir, "run") });
   const out = join(dir, "w.safetensors");
-  const r = await runTask("export.ts", "--checkpoint", ckpt, "--out", out);
+  const r = await task("export.ts", ["--checkpoint", ckpt, "--out", out]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /absolute paths left out: data, out/);
   const { config } = (await readCheckpoint(out)).header.run;
@@ -68,7 +64,7 @@ Deno.test("export leaves out the absolute paths of the training machine, keeps r
   const raw = new TextDecoder().decode(await Deno.readFile(out));
   assert.ok(!raw.includes("/home/someone") && !raw.includes(dir), "no machine path anywhere");
   const relative = await tinyCheckpoint(dir, { data: "sample", out: "runs/cnn-1" });
-  const again = await runTask("export.ts", "--checkpoint", relative, "--out", out, "--force");
+  const again = await task("export.ts", ["--checkpoint", relative, "--out", out, "--force"]);
   assert.equal(again.code, 0, again.stderr);
   const kept = (await readCheckpoint(out)).header.run.config;
   assert.deepEqual([kept.data, kept.out], ["sample", "runs/cnn-1"]);
@@ -76,9 +72,9 @@ Deno.test("export leaves out the absolute paths of the training machine, keeps r
 });
 
 Deno.test("the shipped weights hold no absolute paths of the machine that trained them", async () => {
-  for await (const entry of Deno.readDir("weights")) {
+  for await (const entry of Deno.readDir(join(ROOT, "weights"))) {
     if (!entry.name.endsWith(".safetensors")) continue;
-    const path = join("weights", entry.name);
+    const path = join(ROOT, "weights", entry.name);
     const { config } = (await readCheckpoint(path)).header.run;
     for (const [key, value] of Object.entries(config)) {
       assert.ok(
@@ -106,8 +102,8 @@ Deno.test("eval and export name the file whose header is null, or whose run meta
   ) {
     for (
       const r of [
-        await runTask("eval.ts", "--checkpoint", file),
-        await runTask("export.ts", "--checkpoint", file, "--out", join(dir, "w.safetensors")),
+        await task("eval.ts", ["--checkpoint", file]),
+        await task("export.ts", ["--checkpoint", file, "--out", join(dir, "w.safetensors")]),
       ]
     ) {
       assert.equal(r.code, 1, r.stderr);

@@ -89,6 +89,7 @@ Deno.test("extractTarGz() skips a './' entry and replaces only cifar-10-batches-
     "sample/keep.bin",
   ]);
   assert.equal(await Deno.readTextFile(join(dir, "cifar-10-batches-bin/test_batch.bin")), "new");
+  await assert.rejects(Deno.stat(`${dir}.partial-${Deno.pid}`), Deno.errors.NotFound);
   assert.deepEqual([...readTar(tar([{ name: "", type: "5" }, { name: ".", type: "5" }]))], []);
   await Deno.remove(dir, { recursive: true });
 });
@@ -129,6 +130,7 @@ Deno.test("extractTarGz() keeps the old copy when writing the new one fails", as
   await assert.rejects(extractTarGz(gz, dir));
   assert.deepEqual(await tree(dir), before, "old copy kept, nothing left over");
   assert.equal(await Deno.readTextFile(join(dir, "cifar-10-batches-bin/old.bin")), "old");
+  await assert.rejects(Deno.stat(`${dir}.partial-${Deno.pid}`), Deno.errors.NotFound);
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -102,7 +102,7 @@ async function exists(path: string): Promise<boolean> {
  * Extract a .tar.gz into `target`, where it must create `folder` (the
  * CIFAR-10 folder by default) and nothing else: an entry outside it is
  * refused, so an archive cannot replace a sibling such as `data/sample`.
- * Everything is written into a temporary folder inside `target` first; an
+ * Everything is written into a temporary folder beside `target` first; an
  * existing `folder` is set aside only when the new one is complete, put back
  * if moving the new one in fails, and deleted after it succeeds. Returns the
  * entry names.
@@ -127,9 +127,11 @@ export async function extractTarGz(
     throw new Error(`The archive holds no ${folder}/ folder; "${target}" was left as it was`);
   }
   await Deno.mkdir(target, { recursive: true });
-  // Inside the target, so the final renames stay on one file system.
-  const staging = join(target, `.${folder}.partial-${Deno.pid}`);
-  const live = join(target, folder), old = join(target, `.${folder}.old-${Deno.pid}`);
+  // Beside the target, where `deno task data` cleans what a killed extraction
+  // left; the old copy waits inside the target, under a name no cleaner
+  // touches, for the moment between the two renames.
+  const staging = `${target}.partial-${Deno.pid}`;
+  const live = join(target, folder), old = join(target, `${folder}.old-${Deno.pid}`);
   await Deno.mkdir(join(staging, folder), { recursive: true });
   try {
     for (const e of entries) {

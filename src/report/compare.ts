@@ -13,7 +13,7 @@
 import { join } from "node:path";
 import { type BackendName, selectBackend } from "../backend/select.ts";
 import { writeFileAtomic } from "../core/safetensors.ts";
-import { loadCifar10 } from "../data/cifar.ts";
+import { loadTestSet } from "../data/cifar.ts";
 import type { CNNConfig } from "../models/cnn.ts";
 import { type ModelKind, modelSpec, presetNames } from "../models/presets.ts";
 import { dataDir, defaultConfig, presetDefaults, type TrainConfig } from "../train/config.ts";
@@ -351,7 +351,7 @@ export async function compare(
       paired(cnn, m, "ablation")
     ),
   ];
-  const data = await loadCifar10(dataDir(runs[0].config.data), { trainSize: 1, testSize: 4 });
+  const data = await loadTestSet(dataDir(runs[0].config.data), { testSize: 4 });
   const plots = await writeFigures(o.out, models, (m) => groups.get(m.key)!, data.test);
   const epochs = new Set(runs.map((r) => r.summary.epochs));
   const results: CompareResults = {

@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { join } from "node:path";
+
+// A local join instead of node:path, so this module (its parser and class
+// names are platform-neutral) also loads in a browser; "/" works for Deno's
+// file APIs on every OS.
+function join(...parts: string[]): string {
+  return parts.join("/").replace(/\/{2,}/g, "/");
+}
 
 /** Bytes per record: 1 label + 32·32·3 pixels. */
 export const RECORD_BYTES = 3073;

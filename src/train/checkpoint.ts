@@ -77,6 +77,22 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
       `Cannot read checkpoint "${path}": ${(e as Error).message}`,
     );
   }
+  return parseCheckpoint(bytes, path);
+}
+
+/**
+ * A checkpoint from its bytes (fetched in a browser, say); `path` names it
+ * in errors. {@linkcode readCheckpoint} reads the file and calls this.
+ *
+ * @example
+ * ```ts
+ * import { checkpointModel, parseCheckpoint } from "@vision-attention/sa";
+ * const bytes = await Deno.readFile("weights/vit-hour.safetensors");
+ * const { spec, params } = checkpointModel(parseCheckpoint(bytes, "vit-hour.safetensors"));
+ * console.assert(spec.kind === "vit" && spec.preset === "hour");
+ * ```
+ */
+export function parseCheckpoint(bytes: Uint8Array, path: string): LoadedCheckpoint {
   const file = decodeSafetensors(bytes, path);
   const { model, preset, run } = file.metadata;
   if (!model || !preset || !run) {

@@ -28,60 +28,97 @@ import { barChart, heatmap, imageGrid, lineChart, type Overlay, type Series } fr
 
 /** What to compare. */
 export interface CompareOptions {
+  /** Preset of both models (one whose pair matches in size). */
   preset: string;
+  /** Epochs per run. */
   epochs: number;
+  /** Training budget per run in minutes; 0: none. */
   minutes: number;
+  /** Runs per model, with seeds 0 .. seeds-1. */
   seeds: number;
+  /** Images per step; default the preset's. */
   batchSize?: number;
+  /** `sample`, or a folder with the CIFAR-10 binary files. */
   data: string;
+  /** Use only the first this many training images. */
   trainSize?: number;
+  /** Use only the first this many test images. */
   testSize?: number;
+  /** The tfjs backend. */
   backend: BackendName;
+  /** The folder the report, results and plots go to. */
   out: string;
   /** Reuse two finished run folders (one CNN, one ViT) instead of training. */
   runs?: string[];
+  /** Silence progress. */
   quiet?: boolean;
 }
 
 /** One finished run. */
 export interface RunRecord {
+  /** The run folder. */
   dir: string;
+  /** Its `config.json`. */
   config: TrainConfig;
+  /** Its `summary.json`. */
   summary: TrainSummary;
+  /** Its `metrics.jsonl`, one entry per epoch. */
   metrics: EpochMetrics[];
 }
 
 /** mean and (sample) standard deviation. */
 export interface Stat {
+  /** Mean. */
   mean: number;
+  /** Sample standard deviation (0 for one value). */
   std: number;
+  /** Number of values. */
   n: number;
 }
 
 /** Per-model aggregate. */
 export interface ModelResult {
+  /** Which model. */
   model: ModelKind;
+  /** Its preset. */
   preset: string;
+  /** Parameter count. */
   params: number;
+  /** Forward FLOPs per image. */
   flopsPerImage: number;
+  /** The backend the runs used. */
   backend: string;
+  /** Training seconds per run. */
   trainSeconds: Stat;
+  /** Training throughput per run. */
   imagesPerSecond: Stat;
+  /** Final test accuracy per run. */
   finalTestAccuracy: Stat;
+  /** Best per-epoch test accuracy per run. */
   bestTestAccuracy: Stat;
+  /** Per-class final test accuracy, averaged over runs. */
   perClassAccuracy: number[];
+  /** Confusion counts `[label][predicted]`, summed over runs. */
   confusion: number[][];
+  /** The run folders. */
   runs: string[];
 }
 
 /** `results.json`. */
 export interface CompareResults {
+  /** Preset of both models. */
   preset: string;
+  /** Runs per model. */
   seeds: number;
+  /** Training images per run. */
   trainImages: number;
+  /** Test images per run. */
   testImages: number;
+  /** Relative difference of the two parameter counts. */
   paramGap: number;
+  /** One result per model: CNN, then ViT. */
   models: ModelResult[];
+  /** Plot files written beside `results.json`. */
   plots: string[];
 }
 

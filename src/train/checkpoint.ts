@@ -20,11 +20,17 @@ import type { TrainConfig } from "./config.ts";
 
 /** The run state besides tensors. */
 export interface RunState {
+  /** The run's settings. */
   config: TrainConfig;
+  /** The last finished epoch. */
   epoch: number;
+  /** Steps taken so far. */
   step: number;
+  /** The generator's state, to resume bit for bit. */
   rng: Rng["state"];
+  /** Best per-epoch test accuracy so far. */
   bestTestAccuracy: number;
+  /** Training seconds so far (evaluation excluded). */
   trainSeconds: number;
 }
 
@@ -53,13 +59,17 @@ export async function saveCheckpoint<P extends ParamTree>(
 
 /** What a checkpoint holds, before it is matched to a model. */
 export interface CheckpointHeader {
+  /** The model kind, as saved (`cnn` or `vit`). */
   model: string;
+  /** The preset name, as saved. */
   preset: string;
+  /** The run state, and the optimizer's step (null in weights-only files). */
   run: RunState & { optStep: number | null };
 }
 
 /** A checkpoint read from disk, not yet matched to a model. */
 export interface LoadedCheckpoint {
+  /** The file's metadata. */
   header: CheckpointHeader;
   /** Parameters shaped like `template`; errors name mismatched tensors. */
   params<P extends ParamTree>(template: P): P;

@@ -44,6 +44,11 @@ export function buildGrid(
   list.replaceChildren(...items);
 }
 
+/** "a dog", "an airplane". */
+export function withArticle(name: string): string {
+  return `${/^[aeiou]/.test(name) ? "an" : "a"} ${name}`;
+}
+
 function short(model: PageModel): string {
   return model.spec.kind === "cnn" ? "CNN" : "ViT";
 }
@@ -71,7 +76,7 @@ export function showPredictions(
     const lines = [...buttons[i].querySelectorAll(".prediction")].map((l) => l.textContent);
     buttons[i].setAttribute(
       "aria-label",
-      `Test image ${i + 1}, a ${CLASS_NAMES[set.labels[i]]}. ${lines.join(". ")}`,
+      `Test image ${i + 1}, ${withArticle(CLASS_NAMES[set.labels[i]])}. ${lines.join(". ")}`,
     );
   }
 }

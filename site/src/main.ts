@@ -13,7 +13,7 @@ import { PAGE_BACKENDS, type PageBackend, pickBackend } from "./backend.ts";
 import { classifySet } from "./classify.ts";
 import { drawLossCurve, drawPixels, pixelsOf, toImageSet } from "./draw.ts";
 import { Explorer } from "./explore.ts";
-import { buildGrid, markPicked, showAccuracy, showPredictions } from "./grid.ts";
+import { buildGrid, markPicked, showAccuracy, showPredictions, withArticle } from "./grid.ts";
 import { trainTinyViT } from "./train.ts";
 
 const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -151,11 +151,13 @@ async function main(): Promise<void> {
   }, assets.models);
   const pick = (i: number) => {
     markPicked(byId("grid"), i);
-    const label = CLASS_NAMES[assets.test.labels[i]];
-    return explorer.show(assets.test, i, `Test image ${i + 1} of ${assets.test.size}, a ${label}.`);
+    const label = withArticle(CLASS_NAMES[assets.test.labels[i]]);
+    return explorer.show(assets.test, i, `Test image ${i + 1} of ${assets.test.size}, ${label}.`);
   };
   buildGrid(byId("grid"), assets.test, assets.models, (i) => {
-    pick(i).then(() => byId("explore").scrollIntoView({ behavior: "smooth" }));
+    // On narrow screens the attention is below the grid: bring it into view.
+    const beside = matchMedia("(min-width: 1000px)").matches;
+    pick(i).then(() => beside || byId("explore").scrollIntoView({ behavior: "smooth" }));
   });
   wireOwnImage(explorer);
   wireTraining(assets);

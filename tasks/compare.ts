@@ -1,37 +1,62 @@
 /**
- * `deno task compare`: train the CNN-SA and the ViT at comparable size on the
- * same data and budget (or reuse runs with --runs A B), and write a report.
+ * `deno task compare`: train any set of models (a CNN-SA and a ViT matched
+ * in size, plus ablations) on the same data and budget, or reuse runs with
+ * --runs, and write a report. Rerunning with --resume DIR continues an
+ * interrupted comparison.
  */
-import { parseArgs } from "node:util";
 import { BACKEND_NAMES } from "../src/backend/select.ts";
-import { choiceFlag, numberFlag, runMain, stamp, UsageError } from "../src/cli/args.ts";
+import {
+  choiceFlag,
+  dataFlag,
+  numberFlag,
+  parseFlags,
+  resolvePath,
+  runMain,
+  stamp,
+  UsageError,
+} from "../src/cli/args.ts";
 import { PRESET_NAMES } from "../src/models/presets.ts";
-import { compare } from "../src/report/compare.ts";
+import {
+  compare,
+  type CompareOptions,
+  matchedPair,
+  parseModels,
+  readPlan,
+} from "../src/report/compare.ts";
 import { summaryTable } from "../src/report/report.ts";
 
-const HELP = `Compare the CNN with self-attention and the ViT on CIFAR-10.
+const HELP = `Compare models on CIFAR-10: a CNN with self-attention and a ViT matched in
+parameters (checked before anything trains), and any ablations beside them.
 
 Usage: deno task compare [flags]
 
-  --preset NAME       ${PRESET_NAMES.join(" | ")}: a pair within 5% in parameters (default small)
-  --epochs N          epochs for each model (default 10)
-  --minutes M         training-time budget for each model (default: none)
-  --seeds N           repeat each model with seeds 0..N-1 and report mean ± std (default 1)
-  --batch-size N      (default 128)
+  --models LIST       comma-separated kind:preset, e.g. cnn:hour,cnn:hour-noattn,vit:hour-deep;
+                      the first CNN with self-attention and the first ViT must be within 5%
+                      in parameters (deno task info lists every preset)
+  --preset NAME       shorthand for --models cnn:NAME,vit:NAME (${
+  PRESET_NAMES.filter((p) => p !== "hour").join(" | ")
+}; default small)
+  --epochs N          epochs for every model: the primary budget (default 10)
+  --minutes M         training-time budget for every model instead (default: none)
+  --seeds N           repeat each model with seeds 0..N-1 (same data order per seed) (default 1)
+  --batch-size N      (default: each preset's own; 128, or 256 for hour presets)
   --data DIR|sample   CIFAR-10 binary folder (default $CIFAR10_DIR or data/cifar-10-batches-bin)
   --train-size N      first N training images
   --test-size N       first N test images
   --backend NAME      ${BACKEND_NAMES.join(" | ")} (default auto)
-  --runs A B          reuse two finished run folders (one CNN, one ViT) instead of training
+  --reference A,B     finished runs to show beside the comparison at their own budget
+  --runs A B ...      reuse finished run folders instead of training
   --out DIR           output folder (default runs/compare-<timestamp>)
+  --resume DIR        continue an interrupted comparison in DIR with its saved settings
+  --help              this text
 `;
 
 async function main(args: string[]): Promise<void> {
-  const { values: v, positionals } = parseArgs({
+  const { values: v, positionals } = parseFlags({
     args,
-    strict: true,
     allowPositionals: true,
     options: {
+      models: { type: "string" },
       preset: { type: "string" },
       epochs: { type: "string" },
       minutes: { type: "string" },
@@ -41,8 +66,10 @@ async function main(args: string[]): Promise<void> {
       "train-size": { type: "string" },
       "test-size": { type: "string" },
       backend: { type: "string" },
+      reference: { type: "string" },
       runs: { type: "string" },
       out: { type: "string" },
+      resume: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -51,24 +78,54 @@ async function main(args: string[]): Promise<void> {
   if (!runs && positionals.length > 0) {
     throw new UsageError(`Unexpected argument "${positionals[0]}"`);
   }
-  if (runs && runs.length !== 2) {
-    throw new UsageError("--runs takes two run folders: one CNN run and one ViT run");
+  if (runs && runs.length < 2) {
+    throw new UsageError(
+      "--runs takes two or more run folders: a CNN-SA run and a ViT run at least",
+    );
   }
-  const out = v.out ?? `runs/compare-${stamp()}`;
-  const { results } = await compare({
-    preset: choiceFlag("preset", v.preset, PRESET_NAMES) ?? "small",
+  if (v.models && v.preset) throw new UsageError("Give --models or --preset, not both");
+  const backend = choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto";
+  // Paths on the command line are relative to the caller's folder (INIT_CWD).
+  const reference = v.reference?.split(",").filter((s) => s).map((r) => resolvePath(r));
+  if (v.resume) {
+    const dir = resolvePath(v.resume);
+    const settings = ["models", "preset", "epochs", "minutes", "seeds", "batch-size", "data"]
+      .concat(["train-size", "test-size", "runs", "out"]).filter((k) => v[k as keyof typeof v]);
+    if (settings.length) {
+      throw new UsageError(
+        `--resume continues with the saved settings; drop --${settings.join(", --")}`,
+      );
+    }
+    const plan = await readPlan(dir);
+    if (!plan) throw new UsageError(`${dir}/compare.json is missing: nothing to resume`);
+    return report(await compare({ ...plan, backend, out: dir, reference }), dir);
+  }
+  let models;
+  try {
+    models = parseModels(v.models ?? `cnn:${v.preset ?? "small"},vit:${v.preset ?? "small"}`);
+    if (!runs) matchedPair(models);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const options: CompareOptions = {
+    models,
     epochs: numberFlag("epochs", v.epochs, { integer: true, min: 1 }) ?? 10,
     minutes: numberFlag("minutes", v.minutes, { min: 0 }) ?? 0,
     seeds: numberFlag("seeds", v.seeds, { integer: true, min: 1 }) ?? 1,
     batchSize: numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }),
-    data: v.data ?? Deno.env.get("CIFAR10_DIR") ?? "data/cifar-10-batches-bin",
+    data: dataFlag(v.data) ?? "data/cifar-10-batches-bin",
     trainSize: numberFlag("train-size", v["train-size"], { integer: true, min: 1 }),
     testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),
-    backend: choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto",
-    out,
-    runs,
-  });
-  console.log(summaryTable(results));
+    backend,
+    out: resolvePath(v.out) ?? `runs/compare-${stamp()}`,
+    runs: runs?.map((r) => resolvePath(r)),
+    reference,
+  };
+  report(await compare(options), options.out);
+}
+
+function report(r: Awaited<ReturnType<typeof compare>>, out: string): void {
+  console.log(summaryTable(r.results));
   console.log(`\nReport: ${out}/report.md`);
 }
 

@@ -4,10 +4,22 @@
  * `--archive PATH` uses a copy downloaded elsewhere.
  */
 import { createHash } from "node:crypto";
-import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { runMain, UsageError } from "../src/cli/args.ts";
+import { basename, dirname, join } from "node:path";
+import { parseFlags, resolvePath, runMain, UsageError } from "../src/cli/args.ts";
+import { removeStaleFiles } from "../src/core/stale_files.ts";
 import { extractTarGz } from "../src/data/tar.ts";
+
+const HELP = `Download the official CIFAR-10 binary archive, check its size and md5, and
+extract it into DIR/cifar-10-batches-bin.
+
+Usage: deno task data [--out DIR] [--archive PATH]
+
+  --out DIR        where to extract (default data)
+  --archive PATH   use cifar-10-binary.tar.gz downloaded elsewhere instead of downloading
+  --help           this text
+
+Relative paths are relative to the folder you ran the task from.
+`;
 
 const URL_ = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
 const SIZE = 170_052_171;
@@ -62,21 +74,21 @@ export function verifyArchive(bytes: Uint8Array, source: string): void {
 }
 
 async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args,
-    strict: true,
     options: { out: { type: "string" }, archive: { type: "string" }, help: { type: "boolean" } },
   });
-  if (v.help) {
-    return void console.log(
-      "Usage: deno task data [--out DIR (default data)] [--archive cifar-10-binary.tar.gz]",
-    );
+  if (v.help) return void console.log(HELP);
+  const out = resolvePath(v.out) ?? "data";
+  // An extraction stages into OUT.partial-PID beside OUT; a killed one leaves it behind.
+  const partial = new RegExp(`^${RegExp.escape(basename(out))}\\.partial-(\\d+)$`);
+  for (const name of await removeStaleFiles(dirname(out), partial)) {
+    console.error(`Removed ${join(dirname(out), name)}, left by an extraction that was killed`);
   }
-  const out = v.out ?? "data";
   let bytes: Uint8Array;
   if (v.archive) {
     try {
-      bytes = await Deno.readFile(v.archive);
+      bytes = await Deno.readFile(resolvePath(v.archive));
     } catch (e) {
       throw new UsageError(`--archive ${v.archive}: ${(e as Error).message}`);
     }

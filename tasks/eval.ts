@@ -7,6 +7,7 @@
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
 import { choiceFlag, numberFlag, runMain, ttaFlag, UsageError } from "../src/cli/args.ts";
+import { dataFlag, resolvePath } from "../src/cli/args.ts"; // paths relative to INIT_CWD
 import { disposeTree } from "../src/core/params.ts";
 import { CLASS_NAMES, loadCifar10 } from "../src/data/cifar.ts";
 import { checkpointModel, readCheckpoint } from "../src/train/checkpoint.ts";
@@ -48,11 +49,11 @@ async function main(args: string[]): Promise<void> {
   }
   const backendName = choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto";
   const tta = ttaFlag(v.tta, v["no-tta"]) ?? defaultConfig("cnn").tta;
-  const ckpt = await readCheckpoint(v.checkpoint);
+  const ckpt = await readCheckpoint(resolvePath(v.checkpoint));
   const backend = await selectBackend(backendName, v.json);
   const { spec, params } = checkpointModel(ckpt);
   const data = await loadCifar10(
-    dataDir(v.data ?? Deno.env.get("CIFAR10_DIR") ?? "data/cifar-10-batches-bin"),
+    dataDir(dataFlag(v.data) ?? "data/cifar-10-batches-bin"),
     {
       trainSize: 1,
       testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),

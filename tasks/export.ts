@@ -5,7 +5,7 @@
  * like any checkpoint; training cannot resume from it.
  */
 import { parseArgs } from "node:util";
-import { runMain, UsageError } from "../src/cli/args.ts";
+import { resolvePath, runMain, UsageError } from "../src/cli/args.ts";
 import { disposeTree } from "../src/core/params.ts";
 import { checkpointModel, readCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
 
@@ -31,10 +31,10 @@ async function main(args: string[]): Promise<void> {
   if (!v.out.endsWith(".safetensors")) {
     throw new UsageError(`--out must name a .safetensors file, got "${v.out}"`);
   }
-  const ckpt = await readCheckpoint(v.checkpoint);
+  const ckpt = await readCheckpoint(resolvePath(v.checkpoint));
   const { spec, params } = checkpointModel(ckpt);
   const { optStep: _, ...run } = ckpt.header.run;
-  await saveCheckpoint(v.out, params, null, run); // atomic: a failed write keeps the old file
+  await saveCheckpoint(resolvePath(v.out), params, null, run); // atomic: a failed write keeps the old file
   disposeTree(params);
   console.log(`${v.out}: ${spec.kind} ${spec.preset}, weights only`);
 }

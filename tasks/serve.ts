@@ -4,8 +4,7 @@
  * insist on (`application/wasm` for streaming compilation, `text/javascript`
  * for module scripts), and print the URL. Read-only, GET and HEAD only.
  */
-import { parseArgs } from "node:util";
-import { numberFlag, runMain } from "../src/cli/args.ts";
+import { numberFlag, parseFlags, resolvePath, runMain } from "../src/cli/args.ts";
 
 /** Content types by file extension; anything else is served as bytes. */
 export const MIME_TYPES: Readonly<Record<string, string>> = {
@@ -33,7 +32,7 @@ export function mimeType(path: string): string {
  * The file under `root` that `pathname` names (`index.html` for a folder),
  * or null for a path that would leave `root` or names a hidden file.
  */
-export function resolvePath(root: string, pathname: string): string | null {
+export function fileFor(root: string, pathname: string): string | null {
   let decoded: string;
   try {
     decoded = decodeURIComponent(pathname);
@@ -53,7 +52,7 @@ export async function serveFile(root: string, request: Request): Promise<Respons
   if (request.method !== "GET" && request.method !== "HEAD") {
     return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
   }
-  let path = resolvePath(root, new URL(request.url).pathname);
+  let path = fileFor(root, new URL(request.url).pathname);
   if (path === null) return new Response("Not found\n", { status: 404 });
   try {
     if ((await Deno.stat(path)).isDirectory) path += "/index.html";
@@ -105,13 +104,13 @@ Usage: deno task serve [--dir site/dist] [--port 8000]
 `;
 
 async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args,
-    strict: true,
     options: { dir: { type: "string" }, port: { type: "string" }, help: { type: "boolean" } },
   });
   if (v.help) return void console.log(HELP);
-  const dir = v.dir ?? "site/dist";
+  // A typed --dir is relative to the folder deno task ran from; the default is the project's.
+  const dir = resolvePath(v.dir) ?? "site/dist";
   try {
     await Deno.stat(`${dir}/index.html`);
   } catch {

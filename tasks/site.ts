@@ -5,8 +5,7 @@
  * browser`), tfjs's wasm binaries, the shipped weights, and the first test
  * and training images of a CIFAR-10 copy in the official record layout.
  */
-import { parseArgs } from "node:util";
-import { numberFlag, runMain } from "../src/cli/args.ts";
+import { dataFlag, numberFlag, parseFlags, resolvePath, runMain } from "../src/cli/args.ts";
 import { parseBatch, RECORD_BYTES, resolveDataDir } from "../src/data/cifar.ts";
 import { parseCheckpoint } from "../src/train/checkpoint.ts";
 import { dataDir } from "../src/train/config.ts";
@@ -139,9 +138,8 @@ Usage: deno task site [--data DIR|sample] [--images N] [--train-images N] [--out
 `;
 
 async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args,
-    strict: true,
     options: {
       data: { type: "string" },
       images: { type: "string" },
@@ -151,14 +149,16 @@ async function main(args: string[]): Promise<void> {
     },
   });
   if (v.help) return void console.log(HELP);
+  // A typed --out is relative to the folder deno task ran from; the default is the project's.
+  const out = resolvePath(v.out) ?? "site/dist";
   await buildSite({
-    data: v.data ?? Deno.env.get("CIFAR10_DIR") ?? "data/cifar-10-batches-bin",
+    data: dataFlag(v.data) ?? "data/cifar-10-batches-bin",
     images: numberFlag("images", v.images, { integer: true, min: 1 }) ?? 300,
     trainImages: numberFlag("train-images", v["train-images"], { integer: true, min: 1 }) ??
       1000,
-    out: v.out ?? "site/dist",
+    out,
   });
-  console.log(`Serve it: deno task serve${v.out ? ` --dir ${v.out}` : ""}`);
+  console.log(`Serve it: deno task serve${v.out ? ` --dir ${out}` : ""}`);
 }
 
 if (import.meta.main) await runMain(() => main(Deno.args));

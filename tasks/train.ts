@@ -1,47 +1,76 @@
 /**
- * `deno task train:cnn` / `deno task train:vit`: train one model on CIFAR-10.
- * Run with --help for the flags.
+ * `deno task train:cnn` / `deno task train:vit`: train one model on CIFAR-10,
+ * or resume a run. Run with --help for the flags.
  */
-import { parseArgs } from "node:util";
+import { join } from "node:path";
 import { BACKEND_NAMES } from "../src/backend/select.ts";
-import { choiceFlag, numberFlag, runMain, stamp, ttaFlag, UsageError } from "../src/cli/args.ts";
-import { type ModelKind, PRESET_NAMES } from "../src/models/presets.ts";
+import {
+  choiceFlag,
+  dataFlag,
+  numberFlag,
+  parseFlags,
+  resolvePath,
+  runMain,
+  stamp,
+  ttaFlag,
+  UsageError,
+} from "../src/cli/args.ts";
+import { type ModelKind, presetNames } from "../src/models/presets.ts";
+import { readCheckpoint } from "../src/train/checkpoint.ts";
 import { defaultConfig, presetDefaults, type TrainConfig } from "../src/train/config.ts";
 import { TTA_MODES } from "../src/train/evaluate.ts";
-import { train } from "../src/train/loop.ts";
+import {
+  type ResumeChanges,
+  RunConfigError,
+  train,
+  type TrainOptions,
+  type TrainSummary,
+} from "../src/train/loop.ts";
 
-function help(model: string): string {
-  const d = defaultConfig(model as ModelKind);
+function help(model: ModelKind): string {
+  const d = defaultConfig(model);
   return `Train the ${model === "cnn" ? "CNN with self-attention" : "ViT"} on CIFAR-10.
 
 Usage: deno task train:${model} [flags]
+       deno task train:${model} --resume DIR [--epochs N] [--minutes M] [--data DIR] [--backend NAME]
 
-  --preset NAME        ${PRESET_NAMES.join(" | ")} (default ${d.preset});
-                       hour brings its own defaults: batch 256, lr ${
-    presetDefaults(model as ModelKind, "hour").lr
+  --preset NAME        ${presetNames(model as ModelKind).join(" | ")} (default ${d.preset});
+                       hour and hour-* bring their own defaults: batch 256, lr ${
+    presetDefaults(model, "hour").lr
   }, warmup 0.5
-  --epochs N           epochs (default ${d.epochs})
-  --minutes M          time budget for training; the lr schedule follows it; stops cleanly and evaluates
-  --batch-size N       images per step (default ${d.batchSize})
-  --lr X               peak learning rate (default ${d.lr})
-  --weight-decay X     AdamW decoupled weight decay (default ${d.weightDecay})
-  --warmup-epochs X    linear warmup before the cosine decay (default ${d.warmupEpochs})
-  --label-smoothing X  (default ${d.labelSmoothing})
+  --epochs N           epochs, >= 1 (default ${d.epochs})
+  --minutes M          training-time budget in minutes (default 0: none); stops cleanly before a
+                       step that would end past it, then evaluates; the lr schedule follows it.
+                       The first step always runs (its duration is unknown until then)
+  --batch-size N       images per step, at most the training images (default ${d.batchSize})
+  --lr X               peak learning rate, > 0 (default ${d.lr})
+  --weight-decay X     AdamW decoupled weight decay, >= 0 (default ${d.weightDecay})
+  --warmup-epochs X    linear warmup before the cosine decay, >= 0 (default ${d.warmupEpochs})
+  --label-smoothing X  >= 0 and < 1 (default ${d.labelSmoothing})
   --no-augment         no random crop and flip
   --tta MODE           views averaged in the final evaluation: ${
     TTA_MODES.join(" | ")
   } (default ${d.tta})
   --no-tta             same as --tta none
-  --seed N             seed for initialisation, order, augmentation (default ${d.seed})
-  --data DIR|sample    CIFAR-10 binary folder (default $CIFAR10_DIR or ${d.data}); "sample" = shipped 1,000/200 images
-  --train-size N       use the first N training images
-  --test-size N        use the first N test images
+  --seed N             seed for initialisation, order, augmentation, 0 to 2^32-1 (default ${d.seed})
+  --data DIR|sample    CIFAR-10 binary folder (default $CIFAR10_DIR or ${d.data});
+                       "sample" = shipped 1,000/200 images
+  --train-size N       use the first N training images (all if there are fewer)
+  --test-size N        use the first N test images (all if there are fewer)
   --backend NAME       ${BACKEND_NAMES.join(" | ")} (default auto)
-  --out DIR            output folder (default runs/${model}-<timestamp>)
-  --resume DIR         continue the run in DIR from its checkpoint
+  --out DIR            a new folder for the run (default runs/${model}-<timestamp>, with -2, -3, ...
+                       added if taken); a folder that already holds a run is refused
+  --resume DIR         continue the run in DIR from its checkpoint, with its saved settings; only
+                       --epochs, --minutes (the whole run's budget, time already trained included),
+                       --data (if the data moved) and --backend may be given, and are saved
   --help               this text
+
+Relative paths are relative to the folder you ran the task from.
 `;
 }
+
+/** The flags a resumed run may change; the others are its saved settings. */
+const RESUME_FLAGS = ["resume", "epochs", "minutes", "data", "backend"];
 
 export async function main(args: string[]): Promise<void> {
   const model = args[0];
@@ -50,9 +79,8 @@ export async function main(args: string[]): Promise<void> {
       `The first argument must be cnn or vit, got "${model}"`,
     );
   }
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args: args.slice(1),
-    strict: true,
     options: {
       preset: { type: "string" },
       epochs: { type: "string" },
@@ -79,46 +107,108 @@ export async function main(args: string[]): Promise<void> {
     console.log(help(model));
     return;
   }
-  const preset = choiceFlag("preset", v.preset, PRESET_NAMES) ?? defaultConfig(model).preset;
+  const epochs = numberFlag("epochs", v.epochs, { integer: true, min: 1 });
+  const minutes = numberFlag("minutes", v.minutes, { min: 0 });
+  const backend = choiceFlag("backend", v.backend, BACKEND_NAMES);
+  if (v.resume !== undefined) {
+    const refused = Object.keys(v).filter((k) => !RESUME_FLAGS.includes(k));
+    if (refused.length > 0) {
+      const names = refused.map((k) => `--${k}`);
+      const flags = names.length === 1
+        ? names[0]
+        : `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
+      throw new UsageError(
+        `${flags} cannot be given with --resume: a resumed run keeps its saved settings, and ` +
+          `only --epochs, --minutes, --data and --backend may change. To train with other ` +
+          `settings, start a new run.`,
+      );
+    }
+    const dir = resolvePath(v.resume);
+    const saved = await resumableConfig(dir, model);
+    const changes: ResumeChanges = {
+      epochs,
+      minutes,
+      data: v.data === undefined ? undefined : dataFlag(v.data), // not $CIFAR10_DIR: --data only
+    };
+    // An absent flag keeps the saved value, so it must not be present as undefined.
+    const resumeWith = Object.fromEntries(
+      Object.entries(changes).filter(([, x]) => x !== undefined),
+    ) as ResumeChanges;
+    const config = { ...saved, backend: backend ?? saved.backend };
+    return report(await trainOrRefuse(config, { resume: dir, resumeWith }));
+  }
+
+  const preset = choiceFlag("preset", v.preset, presetNames(model)) ?? defaultConfig(model).preset;
   const d = { ...defaultConfig(model), ...presetDefaults(model, preset) };
   const config: TrainConfig = {
     ...d,
     preset,
-    epochs: numberFlag("epochs", v.epochs, { integer: true, min: 1 }) ??
-      d.epochs,
-    minutes: numberFlag("minutes", v.minutes, { min: 0 }) ?? d.minutes,
+    epochs: epochs ?? d.epochs,
+    minutes: minutes ?? d.minutes,
     batchSize: numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }) ??
       d.batchSize,
-    lr: numberFlag("lr", v.lr, { min: 0 }) ?? d.lr,
+    // lr 0 would run every step and change nothing.
+    lr: numberFlag("lr", v.lr, { above: 0 }) ?? d.lr,
     weightDecay: numberFlag("weight-decay", v["weight-decay"], { min: 0 }) ??
       d.weightDecay,
     warmupEpochs: numberFlag("warmup-epochs", v["warmup-epochs"], { min: 0 }) ??
       d.warmupEpochs,
-    labelSmoothing: numberFlag("label-smoothing", v["label-smoothing"], { min: 0, max: 1 }) ??
+    // Smoothing 1 makes every target uniform: nothing left to learn.
+    labelSmoothing: numberFlag("label-smoothing", v["label-smoothing"], { min: 0, below: 1 }) ??
       d.labelSmoothing,
     augment: !v["no-augment"],
     tta: ttaFlag(v.tta, v["no-tta"]) ?? d.tta,
-    seed: numberFlag("seed", v.seed, { integer: true, min: 0 }) ?? d.seed,
-    data: v.data ?? Deno.env.get("CIFAR10_DIR") ?? d.data,
-    trainSize: numberFlag("train-size", v["train-size"], {
-      integer: true,
-      min: 1,
-    }),
-    testSize: numberFlag("test-size", v["test-size"], {
-      integer: true,
-      min: 1,
-    }),
-    backend: choiceFlag("backend", v.backend, BACKEND_NAMES) ?? d.backend,
-    out: v.out ?? `runs/${model}-${stamp()}`,
+    // The generator keeps 32 bits of the seed; larger seeds would alias smaller ones.
+    seed: numberFlag("seed", v.seed, { integer: true, min: 0, max: 2 ** 32 - 1 }) ?? d.seed,
+    data: dataFlag(v.data) ?? d.data,
+    trainSize: numberFlag("train-size", v["train-size"], { integer: true, min: 1 }),
+    testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),
+    backend: backend ?? d.backend,
+    out: resolvePath(v.out) ?? `runs/${model}-${stamp()}`,
   };
-  const summary = await train(config, { resume: v.resume });
-  console.log(
-    JSON.stringify(
-      summary,
-      (k, val) => (k === "confusion" ? undefined : val),
-      2,
-    ),
-  );
+  report(await trainOrRefuse(config, { uniqueOut: v.out === undefined }));
+}
+
+/**
+ * The saved config of the run in `dir`; a folder with nothing to resume, or
+ * another model's run, is refused before any work.
+ */
+async function resumableConfig(dir: string, model: ModelKind): Promise<TrainConfig> {
+  const path = join(dir, "checkpoint.safetensors");
+  try {
+    await Deno.stat(path);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    const folder = await Deno.stat(dir).then(() => true, () => false);
+    throw new UsageError(
+      folder
+        ? `--resume ${dir}: the folder has no checkpoint.safetensors to continue from (a run ` +
+          `writes its first after its first epoch); start the run again instead`
+        : `--resume ${dir}: no such folder`,
+    );
+  }
+  const { header } = await readCheckpoint(path);
+  if (header.model !== model) {
+    throw new UsageError(
+      `--resume ${dir}: it holds a ${header.model} run, not a ${model} run; resume it with ` +
+        `"deno task train:${header.model} --resume ${dir}"`,
+    );
+  }
+  return header.run.config;
+}
+
+/** Train, with the loop's refusals of the settings reported as usage errors (exit 2). */
+async function trainOrRefuse(config: TrainConfig, options: TrainOptions): Promise<TrainSummary> {
+  try {
+    return await train(config, options);
+  } catch (e) {
+    if (e instanceof RunConfigError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+function report(summary: TrainSummary): void {
+  console.log(JSON.stringify(summary, (k, val) => (k === "confusion" ? undefined : val), 2));
 }
 
 if (import.meta.main) await runMain(() => main(Deno.args));

@@ -1,27 +1,46 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { compare, readRun, stat } from "../src/report/compare.ts";
+import {
+  compare,
+  type CompareOptions,
+  matchedPair,
+  type ModelResult,
+  paired,
+  parseModels,
+  readRun,
+  stat,
+} from "../src/report/compare.ts";
 import { ticks } from "../src/report/svg.ts";
 import { setup } from "./_setup.ts";
 
 await setup();
 
-Deno.test("compare() on the shipped sample writes the report, results and plots for a matched pair", async () => {
-  const out = await Deno.makeTempDir();
-  const { results, report } = await compare({
-    preset: "tiny",
+const TINY_PAIR = [{ kind: "cnn", preset: "tiny" }, { kind: "vit", preset: "tiny" }] as const;
+
+function tinyOptions(out: string, over: Partial<CompareOptions> = {}): CompareOptions {
+  return {
+    models: [...TINY_PAIR],
     epochs: 1,
     minutes: 0,
-    seeds: 1,
+    seeds: 2,
     data: "sample",
-    trainSize: 256,
+    trainSize: 128,
     testSize: 100,
+    batchSize: 32,
     backend: "auto",
     out,
     quiet: true,
-  });
+    ...over,
+  };
+}
+
+Deno.test("compare() on the shipped sample writes the report, results and plots; an interrupted one resumes to the same numbers", async () => {
+  const out = await Deno.makeTempDir();
+  const { results, report } = await compare(tinyOptions(out));
   const files = new Set([...Deno.readDirSync(out)].map((e) => e.name));
-  for (const f of ["report.md", "results.json", "cnn-seed0", "vit-seed0"]) {
+  for (
+    const f of ["report.md", "results.json", "compare.json", "cnn-tiny-seed0", "vit-tiny-seed1"]
+  ) {
     assert.ok(files.has(f), `missing ${f}`);
   }
   for (
@@ -31,8 +50,8 @@ Deno.test("compare() on the shipped sample writes the report, results and plots 
       "loss_vs_time",
       "accuracy_vs_time",
       "per_class_accuracy",
-      "confusion_cnn",
-      "confusion_vit",
+      "confusion_cnn-tiny",
+      "confusion_vit-tiny",
       "attention_maps",
     ]
   ) {
@@ -41,69 +60,132 @@ Deno.test("compare() on the shipped sample writes the report, results and plots 
     assert.match(svg, /<text[^>]*>[^<]+<\/text>/, `${plot}.svg has no text`);
   }
   assert.ok(results.paramGap <= 0.05, `parameter gap ${results.paramGap}`);
-  assert.deepEqual(results.models.map((m) => m.model), ["cnn", "vit"]);
-  assert.equal(results.trainImages, 256);
+  assert.deepEqual(results.models.map((m) => m.key), ["cnn:tiny", "vit:tiny"]);
+  assert.deepEqual(results.models.map((m) => m.seeds), [[0, 1], [0, 1]]);
+  assert.equal(results.budget, "epochs");
+  assert.equal(results.trainImages, 128);
   assert.equal(results.testImages, 100);
+  const [cnn, vit] = results.models, [pair] = results.pairs;
+  assert.deepEqual(pair.diffs, [0, 1].map((i) => cnn.seedAccuracy[i] - vit.seedAccuracy[i]));
   const onDisk = JSON.parse(await Deno.readTextFile(join(out, "results.json")));
-  assert.equal(onDisk.models[1].finalTestAccuracy.mean, results.models[1].finalTestAccuracy.mean);
+  assert.equal(onDisk.models[1].finalTestAccuracy.mean, vit.finalTestAccuracy.mean);
   assert.match(report, /^# CNN with self-attention vs ViT/);
   assert.match(report, /\| CNN-SA \(tiny\) \| 22,491 \|/);
-  const vitAcc = (100 * results.models[1].finalTestAccuracy.mean).toFixed(2);
-  assert.ok(report.includes(`${vitAcc} %`), "the table quotes the measured ViT accuracy");
-  // Reusing the finished runs gives the same numbers.
-  const again = await compare({
-    ...{
-      preset: "tiny",
-      epochs: 1,
-      minutes: 0,
-      seeds: 1,
-      data: "sample",
-      backend: "auto" as const,
-    },
-    out: join(out, "again"),
-    runs: [join(out, "cnn-seed0"), join(out, "vit-seed0")],
-    quiet: true,
-  });
-  assert.equal(
-    again.results.models[0].finalTestAccuracy.mean,
-    results.models[0].finalTestAccuracy.mean,
+  assert.ok(report.includes(pct(vit.finalTestAccuracy)), "the table quotes the ViT accuracy");
+  assert.match(report, /Matched pair \(22,491 vs 22,202 parameters, 1\.3% apart\)/);
+
+  // Interrupt two runs: one before its first checkpoint (only config.json
+  // left), one after training but before its summary. Resuming retrains the
+  // first, finishes the second, reuses the rest, and gives the same numbers.
+  const killedEarly = join(out, "vit-tiny-seed1"), killedLate = join(out, "cnn-tiny-seed1");
+  for (const f of Deno.readDirSync(killedEarly)) {
+    if (f.name !== "config.json") await Deno.remove(join(killedEarly, f.name));
+  }
+  await Deno.remove(join(killedLate, "summary.json"));
+  const again = await compare(tinyOptions(out));
+  assert.deepEqual(
+    again.results.models.map((m) => m.seedAccuracy),
+    results.models.map((m) => m.seedAccuracy),
   );
+  // Reusing the finished runs through --runs gives the same numbers too.
+  const reused = await compare({
+    ...tinyOptions(join(out, "again")),
+    runs: ["cnn-tiny-seed0", "vit-tiny-seed0"].map((d) => join(out, d)),
+  });
+  assert.equal(reused.results.models[0].finalTestAccuracy.mean, cnn.seedAccuracy[0]);
   await Deno.remove(out, { recursive: true });
 });
 
-Deno.test("compare() refuses runs whose parameter counts differ by more than 5%", async () => {
+function pct(s: { mean: number; std: number }): string {
+  return `${(100 * s.mean).toFixed(2)} ± ${(100 * s.std).toFixed(2)} %`;
+}
+
+Deno.test("compare() refuses a mismatched set before training or creating anything", async () => {
+  const root = await Deno.makeTempDir(), out = join(root, "c");
+  await assert.rejects(
+    compare(tinyOptions(out, { models: parseModels("cnn:hour,cnn:hour-noattn,vit:hour") })),
+    /cnn:hour \(952,053 parameters\) and vit:hour \(594,314\) differ by 60\.2%/,
+  );
+  await assert.rejects(
+    compare(tinyOptions(out, { models: parseModels("cnn:hour-noattn,vit:hour-deep") })),
+    /needs a CNN with self-attention and a ViT/,
+  );
+  assert.equal(await exists(out), false, "no output folder for a refused comparison");
+  // The matched hour set passes the check (no training happens here).
+  assert.ok(matchedPair(parseModels("cnn:hour,cnn:hour-noattn,vit:hour-deep")).gap < 0.01);
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("compare() refuses to continue a folder that holds a comparison with other settings", async () => {
   const out = await Deno.makeTempDir();
-  const run = (model: string, params: number) => ({
-    config: { model, data: "sample", augment: true },
-    summary: { params, trainImages: 10, testImages: 10, perClassAccuracy: [], confusion: [] },
-  });
-  for (const [name, model, params] of [["a", "cnn", 1000], ["b", "vit", 2000]] as const) {
-    await Deno.mkdir(join(out, name));
-    const r = run(model, params);
-    await Deno.writeTextFile(join(out, name, "config.json"), JSON.stringify(r.config));
-    await Deno.writeTextFile(join(out, name, "summary.json"), JSON.stringify(r.summary));
-    await Deno.writeTextFile(join(out, name, "metrics.jsonl"), "");
-  }
-  await assert.rejects(
-    compare({
-      preset: "tiny",
-      epochs: 1,
-      minutes: 0,
-      seeds: 1,
-      data: "sample",
-      backend: "auto",
-      out: join(out, "c"),
-      runs: [join(out, "a"), join(out, "b")],
-      quiet: true,
-    }),
-    /Parameter counts differ by 50\.0%/,
-  );
-  await assert.rejects(
-    readRun(join(out, "nope")),
-    /config\.json is missing: is ".*nope" a finished training run/,
-  );
+  await Deno.writeTextFile(join(out, "compare.json"), JSON.stringify({ epochs: 3 }));
+  await assert.rejects(compare(tinyOptions(out)), /holds a comparison with other settings/);
+  assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name), ["compare.json"]);
   await Deno.remove(out, { recursive: true });
 });
+
+Deno.test("parseModels() reads kind:preset lists and names what is wrong", () => {
+  assert.deepEqual(parseModels("cnn:hour, vit:hour-deep"), [
+    { kind: "cnn", preset: "hour" },
+    { kind: "vit", preset: "hour-deep" },
+  ]);
+  assert.throws(() => parseModels("cnn"), /"cnn" is not a model; write kind:preset/);
+  assert.throws(() => parseModels("vit:hour-noattn"), /vit has no preset "hour-noattn"/);
+  assert.throws(() => parseModels("cnn:tiny,cnn:tiny"), /"cnn:tiny" appears twice/);
+});
+
+Deno.test("paired() gives the per-seed differences, their t statistic and the 95% verdict", () => {
+  const model = (key: string, seeds: number[], acc: number[]) =>
+    ({ key, seeds, seedAccuracy: acc, seedAccuracyPlain: acc }) as unknown as ModelResult;
+  // Differences 0.02, 0.03, 0.01: mean 0.02, sample std 0.01, t = 0.02 / (0.01 / sqrt 3) = 3.46,
+  // below t(0.975, 2 df) = 4.303.
+  const p = paired(
+    model("a", [0, 1, 2], [0.80, 0.82, 0.81]),
+    model("b", [2, 0, 1], [0.80, 0.78, 0.79]),
+    "matched",
+  );
+  assert.deepEqual(p.seeds, [0, 1, 2]);
+  p.diffs.forEach((d, i) => assert.ok(Math.abs(d - [0.02, 0.03, 0.01][i]) < 1e-12));
+  assert.ok(Math.abs(p.difference.mean - 0.02) < 1e-12);
+  assert.ok(Math.abs(p.difference.std - 0.01) < 1e-12);
+  assert.ok(Math.abs(p.t - 3.4641) < 1e-4, `t = ${p.t}`);
+  assert.equal(p.tCritical, 4.303);
+  assert.equal(p.significant, false);
+  assert.equal(p.sameSign, 3);
+  // Twice the gap with the same spread crosses the critical value.
+  const q = paired(
+    model("a", [0, 1, 2], [0.84, 0.86, 0.85]),
+    model("b", [0, 1, 2], [0.80, 0.81, 0.82]),
+    "matched",
+  );
+  assert.ok(Math.abs(q.t - 6.9282) < 1e-4 && q.significant);
+});
+
+Deno.test("readRun() names the malformed file", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(join(dir, "config.json"), "{}");
+  await Deno.writeTextFile(join(dir, "summary.json"), "{ not json");
+  await Deno.writeTextFile(join(dir, "metrics.jsonl"), "");
+  await assert.rejects(readRun(dir), (e: Error) => {
+    assert.ok(e.message.startsWith(join(dir, "summary.json")), e.message);
+    assert.match(e.message, /is not valid JSON/);
+    return true;
+  });
+  await assert.rejects(
+    readRun(join(dir, "nope")),
+    /config\.json is missing: is ".*nope" a finished training run/,
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 Deno.test("stat() and ticks() give the numbers the report relies on", () => {
   assert.deepEqual(stat([1, 2, 3]), { mean: 2, std: 1, n: 3 });

@@ -1,14 +1,14 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
-import { countParams, disposeTree } from "../src/core/params.ts";
+import { countParams, disposeTree, type ParamTree } from "../src/core/params.ts";
 import { Rng } from "../src/core/rng.ts";
 import { brand } from "../src/core/tensor.ts";
-import { cnnAttentionMaps, type CNNParams } from "../src/models/cnn.ts";
+import { cnnAttentionMaps, type CNNConfig, type CNNParams } from "../src/models/cnn.ts";
 import {
   CNN_PRESETS,
   MATCHED_PRESETS,
   modelSpec,
-  PRESET_NAMES,
+  presetNames,
   VIT_PRESETS,
   vitSpec,
 } from "../src/models/presets.ts";
@@ -45,18 +45,34 @@ Deno.test("matched presets come in pairs within 5% of each other's parameter cou
   assert.ok(base <= 1_000_000, `base ViT has ${base}`);
 });
 
-Deno.test("every preset's parameter count matches its formula, and hour stays within 1M", () => {
-  for (const preset of PRESET_NAMES) {
-    for (const kind of ["cnn", "vit"] as const) {
+Deno.test("every preset's parameter count matches its formula, and the hour family stays within 1M", () => {
+  for (const kind of ["cnn", "vit"] as const) {
+    for (const preset of presetNames(kind)) {
       const spec = modelSpec(kind, preset);
       const params = spec.init(new Rng(0));
       assert.equal(countParams(params), spec.paramCount, `${kind} ${preset}`);
-      if (preset === "hour") {
-        assert.ok(spec.paramCount <= 1_000_000, `${kind} hour: ${spec.paramCount}`);
+      if (preset.startsWith("hour")) {
+        assert.ok(spec.paramCount <= 1_000_000, `${kind} ${preset}: ${spec.paramCount}`);
       }
       disposeTree(params);
     }
   }
+});
+
+Deno.test("cnn:hour and vit:hour-deep match within 5%; cnn:hour-noattn is cnn:hour without attention", () => {
+  const cnn = modelSpec("cnn", "hour"), vit = modelSpec("vit", "hour-deep");
+  assert.equal(vit.paramCount, 957_962);
+  assert.ok(Math.abs(cnn.paramCount - vit.paramCount) / vit.paramCount <= 0.05);
+  const ablation = modelSpec("cnn", "hour-noattn");
+  const params = ablation.init(new Rng(0)) as { stages: { attn?: unknown }[] };
+  assert.ok(params.stages.every((s) => !s.attn), "no attention parameters");
+  assert.deepEqual(
+    (ablation.config as CNNConfig).stages.map((s) => s.width),
+    (cnn.config as CNNConfig).stages.map((s) => s.width),
+  );
+  assert.equal(ablation.paramCount, 773_562);
+  disposeTree(params as unknown as ParamTree);
+  assert.throws(() => modelSpec("vit", "hour-noattn"), /Unknown vit preset "hour-noattn"/);
 });
 
 Deno.test("attention maps have one row per query over all keys", () => {
@@ -81,7 +97,7 @@ Deno.test("models reject images of the wrong size, naming the shape", () => {
   const params = spec.init(new Rng(0));
   const x = brand(tf.zeros([1, 28, 28, 3]), ["batch", "height", "width", "channels"]);
   assert.throws(() => spec.apply(params, x, null), /ViT input .*got shape \[1,28,28,3\]/);
-  assert.throws(() => modelSpec("vit", "huge"), /Unknown preset "huge"/);
+  assert.throws(() => modelSpec("vit", "huge"), /Unknown vit preset "huge"/);
   x.dispose();
   disposeTree(params);
 });

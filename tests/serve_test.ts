@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
-import { mimeType, resolvePath, serveFile } from "../tasks/serve.ts";
+import { fileFor, mimeType, serveFile } from "../tasks/serve.ts";
 
-Deno.test("resolvePath() maps URLs into the folder and refuses ways out of it", () => {
-  assert.equal(resolvePath("/site", "/"), "/site/index.html");
-  assert.equal(resolvePath("/site/", "/models/vit.safetensors"), "/site/models/vit.safetensors");
-  assert.equal(resolvePath("/site", "/docs/"), "/site/docs/index.html");
+Deno.test("fileFor() maps URLs into the folder and refuses ways out of it", () => {
+  assert.equal(fileFor("/site", "/"), "/site/index.html");
+  assert.equal(fileFor("/site/", "/models/vit.safetensors"), "/site/models/vit.safetensors");
+  assert.equal(fileFor("/site", "/docs/"), "/site/docs/index.html");
   for (
     const bad of ["/%2e%2e/etc/passwd", "/a%2F..%2F..%2Fb", "/.git/config", "/a%5C..", "/%E0%A4%A"]
   ) {
-    assert.equal(resolvePath("/site", bad), null, bad);
+    assert.equal(fileFor("/site", bad), null, bad);
   }
 });
 

@@ -1,31 +1,100 @@
 /**
- * Small helpers for the task scripts: numeric flags that say what was wrong,
- * and one way to fail with a message and a non-zero exit code.
+ * Small helpers for the task scripts: flag parsing whose errors are usage
+ * errors, numeric flags that say what was wrong, paths relative to the
+ * caller's folder, and one way to fail with a message and a non-zero exit code.
  *
  * @module
  */
 
+import { isAbsolute, resolve } from "node:path";
+import { parseArgs, type ParseArgsConfig } from "node:util";
 import { type TestTimeAugmentation, TTA_MODES } from "../train/evaluate.ts";
 
-/** An error meant for the user: printed without a stack trace. */
+/** An error meant for the user: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {}
+
+/** What every usage error ends with, so the next step is always named. */
+const HELP_HINT = "Run with --help for the flags.";
+
+/**
+ * `parseArgs` in strict mode whose errors are {@linkcode UsageError}s, and
+ * which takes negative numbers as values: node's parser reads `--epochs -1`
+ * as two flags and calls it ambiguous, so a dash-number after a string flag
+ * is joined to it (`--epochs=-1`) and the flag's own check can say what range
+ * it wants.
+ */
+export function parseFlags<const T extends ParseArgsConfig>(
+  config: T,
+): ReturnType<typeof parseArgs<T>> {
+  const args = joinNegativeValues(config.args ?? [], config.options ?? {});
+  try {
+    return parseArgs<T>({ ...config, args, strict: true });
+  } catch (e) {
+    throw parseError(e) ?? e;
+  }
+}
+
+function joinNegativeValues(
+  args: string[],
+  options: NonNullable<ParseArgsConfig["options"]>,
+): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") return out.concat(args.slice(i)); // everything after it is positional
+    const name = a.startsWith("--") && !a.includes("=") ? a.slice(2) : undefined;
+    const next = args[i + 1];
+    if (
+      name && options[name]?.type === "string" && next !== undefined &&
+      /^-(\d|\.\d)/.test(next)
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+/** node:util's parse errors as one-line usage errors; anything else is left alone. */
+function parseError(e: unknown): UsageError | undefined {
+  const code = (e as { code?: string }).code;
+  if (!code?.startsWith("ERR_PARSE_ARGS_")) return undefined;
+  // node's messages span lines ("... ambiguous.\nDid you forget ..."); one line reads better.
+  const message = (e as Error).message.split("\n").map((l) => l.trim()).join(" ");
+  return new UsageError(`${message.replace(/\.?$/, ".")} ${HELP_HINT}`);
+}
+
+/** Bounds for {@linkcode numberFlag}; `above` and `below` are exclusive (`--lr` must be > 0). */
+export interface NumberFlagOptions {
+  integer?: boolean;
+  min?: number;
+  above?: number;
+  max?: number;
+  below?: number;
+}
 
 /** Parse a flag value as a number in range, or throw a {@linkcode UsageError} naming the flag. */
 export function numberFlag(
   name: string,
   value: string | undefined,
-  options: { integer?: boolean; min?: number; max?: number } = {},
+  options: NumberFlagOptions = {},
 ): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
+  const { integer, min, above, max, below } = options;
   const bad = value.trim() === "" || !Number.isFinite(n) ||
-    (options.integer && !Number.isInteger(n)) ||
-    (options.min !== undefined && n < options.min) ||
-    (options.max !== undefined && n > options.max);
+    (integer && !Number.isInteger(n)) ||
+    (min !== undefined && n < min) || (above !== undefined && n <= above) ||
+    (max !== undefined && n > max) || (below !== undefined && n >= below);
   if (bad) {
-    const kind = options.integer ? "an integer" : "a number";
-    const range = options.min !== undefined ? ` >= ${options.min}` : "";
-    throw new UsageError(`--${name} must be ${kind}${range}, got "${value}"`);
+    const range = [
+      min !== undefined ? `>= ${min}` : "",
+      above !== undefined ? `> ${above}` : "",
+      max !== undefined ? `<= ${max}` : "",
+      below !== undefined ? `< ${below}` : "",
+    ].filter((r) => r).join(" and ");
+    const kind = integer ? "an integer" : "a number";
+    throw new UsageError(`--${name} must be ${kind}${range ? ` ${range}` : ""}, got "${value}"`);
   }
   return n;
 }
@@ -60,27 +129,52 @@ export function ttaFlag(
   return noTta ? "none" : choiceFlag("tta", tta, TTA_MODES);
 }
 
+/** An environment variable, or undefined where the task may not read it (no prompt). */
+function envVar(name: string): string | undefined {
+  const granted = Deno.permissions.querySync({ name: "env", variable: name }).state === "granted";
+  return granted ? Deno.env.get(name) : undefined;
+}
+
+/**
+ * A path the user typed, made absolute. `deno task` runs every task in the
+ * project's root, whatever folder it was started from, and passes that
+ * folder as `INIT_CWD`; relative paths resolve against it, so
+ * `cd docs && deno task train:vit --out relrun` writes `docs/relrun`. Without
+ * `INIT_CWD` (a plain `deno run`) they resolve against the working folder.
+ *
+ * @example
+ * ```ts
+ * import { resolvePath } from "./args.ts";
+ * console.log(resolvePath("/tmp/run")); // "/tmp/run": absolute paths stay as they are
+ * ```
+ */
+export function resolvePath(path: string): string;
+export function resolvePath(path: string | undefined): string | undefined;
+export function resolvePath(path: string | undefined): string | undefined {
+  if (path === undefined || isAbsolute(path)) return path;
+  return resolve(envVar("INIT_CWD") ?? Deno.cwd(), path);
+}
+
+/**
+ * `--data`, else `$CIFAR10_DIR`, resolved as {@linkcode resolvePath} does;
+ * `sample` (the shipped sample) is a name, not a path. Undefined when neither
+ * is given, so the caller's default applies.
+ */
+export function dataFlag(value: string | undefined): string | undefined {
+  const data = value ?? envVar("CIFAR10_DIR");
+  return data === "sample" ? data : resolvePath(data);
+}
+
 /** Run a task's main: print errors as one line (stack only with DEBUG=1) and exit 1 (2 for usage). */
 export async function runMain(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (e) {
-    const err = e as Error;
-    const debug = (() => {
-      try {
-        return Deno.env.get("DEBUG") === "1";
-      } catch {
-        return false;
-      }
-    })();
+    // Tasks that call parseArgs directly still get one-line usage errors and exit 2.
+    const err = parseError(e) ?? (e as Error);
     console.error(`error: ${err.message}`);
-    if (debug) console.error(err.stack);
-    Deno.exit(
-      e instanceof UsageError ||
-        (e as { code?: string }).code === "ERR_PARSE_ARGS_UNKNOWN_OPTION"
-        ? 2
-        : 1,
-    );
+    if (envVar("DEBUG") === "1") console.error((e as Error).stack);
+    Deno.exit(err instanceof UsageError ? 2 : 1);
   }
 }
 

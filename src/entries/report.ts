@@ -7,9 +7,9 @@
  *
  * @example Train the tiny pair for one epoch each and write the report
  * ```ts ignore
- * import { compare } from "@vision-attention/sa/report";
+ * import { compare, parseModels } from "@vision-attention/sa/report";
  * const { results } = await compare({
- *   preset: "tiny",
+ *   models: parseModels("cnn:tiny,vit:tiny"),
  *   epochs: 1,
  *   minutes: 0,
  *   seeds: 1,
@@ -17,7 +17,7 @@
  *   backend: "auto",
  *   out: "runs/compare-tiny",
  * });
- * console.log(results.models.map((m) => `${m.model}: ${m.finalTestAccuracy.mean}`));
+ * console.log(results.models.map((m) => `${m.key}: ${m.finalTestAccuracy.mean}`));
  * ```
  *
  * @module

@@ -1,42 +1,114 @@
 /**
- * A fair CNN-vs-ViT comparison: both models at comparable parameter counts,
- * trained on the same images with the same augmentation, seeds and budget
- * (or finished runs reused), then summarised in `results.json`, plots (SVG
- * and PNG) and a generated `report.md`.
+ * A fair comparison of any set of models (`cnn:hour`, `cnn:hour-noattn`,
+ * `vit:hour-deep`, ...): the CNN-SA and the ViT of the set are checked to be
+ * within 5% in parameters before anything trains; every model then trains on
+ * the same images with the same augmentation and seeds (seed s gives every
+ * model the same data order) and the same budget, equal epochs by default.
+ * An interrupted comparison continues where it stopped: finished runs are
+ * reused and unfinished ones resume from their checkpoints. Results go to
+ * `results.json`, plots (SVG and PNG) and a generated `report.md`.
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { type BackendName, selectBackend } from "../backend/select.ts";
-import { disposeTree } from "../core/params.ts";
-import { Rng } from "../core/rng.ts";
 import { writeFileAtomic } from "../core/safetensors.ts";
-import { brand } from "../core/tensor.ts";
-import { fillBatch } from "../data/batches.ts";
-import { CLASS_NAMES, IMAGE_BYTES, type ImageSet, loadCifar10 } from "../data/cifar.ts";
-import type { CNNConfig, CNNParams } from "../models/cnn.ts";
-import { type ModelKind, modelSpec } from "../models/presets.ts";
-import type { ViTConfig, ViTParams } from "../models/vit.ts";
-import { readCheckpoint } from "../train/checkpoint.ts";
-import { dataDir, defaultConfig, type TrainConfig } from "../train/config.ts";
-import { type EpochMetrics, train, type TrainSummary } from "../train/loop.ts";
-import { cnnQueryAttention, vitClassAttention } from "./attention_maps.ts";
-import { svgToPng } from "./png.ts";
+import { loadCifar10 } from "../data/cifar.ts";
+import type { CNNConfig } from "../models/cnn.ts";
+import { type ModelKind, modelSpec, presetNames } from "../models/presets.ts";
+import { dataDir, defaultConfig, presetDefaults, type TrainConfig } from "../train/config.ts";
+import { ttaMode } from "../train/evaluate.ts";
+import { train } from "../train/loop.ts";
+import { aggregate, type ModelResult, paired, type PairedResult, runKey } from "./aggregate.ts";
+import { writeFigures } from "./figures.ts";
 import { renderReport } from "./report.ts";
-import { barChart, heatmap, imageGrid, lineChart, type Overlay, type Series } from "./svg.ts";
+import { readRun, type RunRecord } from "./run_record.ts";
+
+export { aggregate, paired, stat } from "./aggregate.ts";
+export type { ModelResult, PairedResult, Stat } from "./aggregate.ts";
+export { readRun } from "./run_record.ts";
+export type { RunRecord } from "./run_record.ts";
+
+/** The largest parameter gap, relative to the ViT, of a matched CNN-SA/ViT pair. */
+export const MAX_PARAM_GAP = 0.05;
+
+/** A model in a comparison: a kind and one of its presets, written `kind:preset`. */
+export interface ModelId {
+  /** Which model. */
+  kind: ModelKind;
+  /** One of its presets. */
+  preset: string;
+}
+
+/**
+ * Parse `cnn:hour,cnn:hour-noattn,vit:hour-deep` into model ids; every
+ * kind and preset must exist and none may repeat.
+ */
+export function parseModels(text: string): ModelId[] {
+  const ids = text.split(",").map((s) => s.trim()).filter((s) => s);
+  const seen = new Set<string>();
+  return ids.map((id) => {
+    const [kind, preset, ...rest] = id.split(":");
+    if (kind !== "cnn" && kind !== "vit" || !preset || rest.length) {
+      throw new Error(`"${id}" is not a model; write kind:preset, e.g. cnn:hour or vit:hour-deep`);
+    }
+    if (!presetNames(kind).includes(preset)) {
+      throw new Error(
+        `"${id}": ${kind} has no preset "${preset}"; choose one of ${presetNames(kind).join(", ")}`,
+      );
+    }
+    if (seen.has(id)) throw new Error(`"${id}" appears twice in the model list`);
+    seen.add(id);
+    return { kind, preset };
+  });
+}
+
+/** Whether a model has self-attention layers (every ViT does). */
+export function hasAttention(kind: ModelKind, preset: string): boolean {
+  if (kind === "vit") return true;
+  return (modelSpec(kind, preset).config as CNNConfig).stages.some((s) => s.attention);
+}
+
+/**
+ * The matched pair of a set: its first CNN with self-attention and its first
+ * ViT, whose parameter counts must be within {@linkcode MAX_PARAM_GAP}.
+ * Throws, before anything trains, when either is missing or they are not
+ * comparable.
+ */
+export function matchedPair(models: ModelId[]): { cnn: ModelId; vit: ModelId; gap: number } {
+  const cnn = models.find((m) => m.kind === "cnn" && hasAttention(m.kind, m.preset)),
+    vit = models.find((m) => m.kind === "vit");
+  if (!cnn || !vit) {
+    throw new Error(
+      "A comparison needs a CNN with self-attention and a ViT, e.g. --models cnn:hour,vit:hour-deep",
+    );
+  }
+  const pc = modelSpec(cnn.kind, cnn.preset).paramCount,
+    pv = modelSpec(vit.kind, vit.preset).paramCount;
+  const gap = Math.abs(pc - pv) / pv;
+  if (gap > MAX_PARAM_GAP) {
+    throw new Error(
+      `cnn:${cnn.preset} (${pc.toLocaleString("en-US")} parameters) and vit:${vit.preset} (${
+        pv.toLocaleString("en-US")
+      }) differ by ${(100 * gap).toFixed(1)}%; a fair comparison needs ${
+        100 * MAX_PARAM_GAP
+      }% or less (deno task info lists every preset's size; cnn:hour matches vit:hour-deep)`,
+    );
+  }
+  return { cnn, vit, gap };
+}
 
 /** What to compare. */
 export interface CompareOptions {
-  /** Preset of both models (one whose pair matches in size). */
-  preset: string;
-  /** Epochs per run. */
+  /** The models; the first CNN-SA and the first ViT are the matched pair. */
+  models: ModelId[];
+  /** Epochs of every run (the primary budget: every model sees the same images). */
   epochs: number;
-  /** Training budget per run in minutes; 0: none. */
+  /** Alternative budget: training minutes per run (0: none). */
   minutes: number;
   /** Runs per model, with seeds 0 .. seeds-1. */
   seeds: number;
-  /** Images per step; default the preset's. */
+  /** Images per step; by default each preset's own (256 for the hour presets). */
   batchSize?: number;
   /** `sample`, or a folder with the CIFAR-10 binary files. */
   data: string;
@@ -48,371 +120,308 @@ export interface CompareOptions {
   backend: BackendName;
   /** The folder the report, results and plots go to. */
   out: string;
-  /** Reuse two finished run folders (one CNN, one ViT) instead of training. */
+  /** Reuse finished run folders instead of training. */
   runs?: string[];
+  /** Finished runs shown beside the comparison at their own budget (e.g. 60-minute runs). */
+  reference?: string[];
   /** Silence progress. */
   quiet?: boolean;
 }
 
-/** One finished run. */
-export interface RunRecord {
-  /** The run folder. */
-  dir: string;
-  /** Its `config.json`. */
-  config: TrainConfig;
-  /** Its `summary.json`. */
-  summary: TrainSummary;
-  /** Its `metrics.jsonl`, one entry per epoch. */
-  metrics: EpochMetrics[];
-}
-
-/** mean and (sample) standard deviation. */
-export interface Stat {
-  /** Mean. */
-  mean: number;
-  /** Sample standard deviation (0 for one value). */
-  std: number;
-  /** Number of values. */
-  n: number;
-}
-
-/** Per-model aggregate. */
-export interface ModelResult {
+/** A finished run shown beside the comparison at its own budget. */
+export interface ReferenceRun {
+  /** `kind:preset`. */
+  key: string;
   /** Which model. */
   model: ModelKind;
   /** Its preset. */
   preset: string;
   /** Parameter count. */
   params: number;
-  /** Forward FLOPs per image. */
-  flopsPerImage: number;
-  /** The backend the runs used. */
-  backend: string;
-  /** Training seconds per run. */
-  trainSeconds: Stat;
-  /** Training throughput per run. */
-  imagesPerSecond: Stat;
-  /** Final test accuracy per run. */
-  finalTestAccuracy: Stat;
-  /** Best per-epoch test accuracy per run. */
-  bestTestAccuracy: Stat;
-  /** Per-class final test accuracy, averaged over runs. */
-  perClassAccuracy: number[];
-  /** Confusion counts `[label][predicted]`, summed over runs. */
-  confusion: number[][];
-  /** The run folders. */
-  runs: string[];
+  /** Epochs it trained. */
+  epochs: number;
+  /** Training seconds. */
+  trainSeconds: number;
+  /** What ended training: `epochs` or `minutes`. */
+  stoppedBy: string;
+  /** Final test accuracy with its test-time augmentation. */
+  testAccuracy: number;
+  /** Final test accuracy from one view. */
+  testAccuracyPlain: number;
+  /** The views `testAccuracy` averaged. */
+  tta: string;
+  /** The run folder. */
+  dir: string;
 }
 
 /** `results.json`. */
 export interface CompareResults {
-  /** Preset of both models. */
-  preset: string;
+  /** `epochs` when every run had the same epoch budget, else `minutes`. */
+  budget: "epochs" | "minutes";
+  /** Epochs per run (the budget when `budget` is `epochs`). */
+  epochs: number;
+  /** Minutes per run (the budget when `budget` is `minutes`). */
+  minutes: number;
   /** Runs per model. */
   seeds: number;
   /** Training images per run. */
   trainImages: number;
   /** Test images per run. */
   testImages: number;
-  /** Relative difference of the two parameter counts. */
+  /** Relative parameter gap of the matched pair. */
   paramGap: number;
-  /** One result per model: CNN, then ViT. */
+  /** One result per model, in the order asked for. */
   models: ModelResult[];
+  /** Paired differences: the matched pair, then ablations. */
+  pairs: PairedResult[];
+  /** Runs shown beside the comparison at their own budget. */
+  references: ReferenceRun[];
   /** Plot files written beside `results.json`. */
   plots: string[];
 }
 
-/** Mean and sample standard deviation of `xs`. */
-export function stat(xs: number[]): Stat {
-  const n = xs.length, mean = xs.reduce((a, b) => a + b, 0) / Math.max(n, 1);
-  const std = n > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)) : 0;
-  return { mean, std, n };
-}
+/** The settings that make a comparison; saved as `compare.json` to resume it. */
+export type Plan = Omit<CompareOptions, "backend" | "out" | "runs" | "reference" | "quiet">;
 
-/** Read a finished run folder (config.json, summary.json, metrics.jsonl). */
-export async function readRun(dir: string): Promise<RunRecord> {
-  const read = async (name: string) => {
-    try {
-      return await Deno.readTextFile(join(dir, name));
-    } catch {
-      throw new Error(`${join(dir, name)} is missing: is "${dir}" a finished training run?`);
-    }
-  };
+function planOf(o: CompareOptions): Plan {
   return {
-    dir,
-    config: JSON.parse(await read("config.json")),
-    summary: JSON.parse(await read("summary.json")),
-    metrics: (await read("metrics.jsonl")).trim().split("\n").filter((l) => l).map((l) =>
-      JSON.parse(l)
-    ),
+    models: o.models,
+    epochs: o.epochs,
+    minutes: o.minutes,
+    seeds: o.seeds,
+    batchSize: o.batchSize,
+    data: o.data,
+    trainSize: o.trainSize,
+    testSize: o.testSize,
   };
 }
 
-async function trainRuns(o: CompareOptions): Promise<RunRecord[]> {
-  const runs: RunRecord[] = [];
-  for (let seed = 0; seed < o.seeds; seed++) {
-    for (const model of ["cnn", "vit"] as const) {
-      const d = defaultConfig(model);
-      const config: TrainConfig = {
-        ...d,
-        preset: o.preset,
-        epochs: o.epochs,
-        minutes: o.minutes,
-        batchSize: o.batchSize ?? d.batchSize,
-        seed,
-        data: o.data,
-        trainSize: o.trainSize,
-        testSize: o.testSize,
-        backend: o.backend,
-        out: join(o.out, `${model}-seed${seed}`),
-      };
-      if (!o.quiet) console.error(`compare: training ${model} (${o.preset}), seed ${seed}`);
-      await train(config, { quiet: o.quiet });
-      runs.push(await readRun(config.out));
-    }
+/** The plan saved in a comparison folder, or null when there is none. */
+export async function readPlan(dir: string): Promise<Plan | null> {
+  const path = join(dir, "compare.json");
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
   }
-  return runs;
+  try {
+    return JSON.parse(text) as Plan;
+  } catch (e) {
+    throw new Error(`${path} is not valid JSON (${(e as Error).message})`);
+  }
 }
 
-function checkFair(runs: RunRecord[]): number {
-  const cnn = runs.filter((r) => r.config.model === "cnn"),
-    vit = runs.filter((r) => r.config.model === "vit");
-  if (cnn.length === 0 || vit.length === 0) {
-    throw new Error("A comparison needs at least one CNN run and one ViT run");
+/** The training config of one model and seed in a comparison. */
+export function runConfig(o: CompareOptions, m: ModelId, seed: number): TrainConfig {
+  const d = { ...defaultConfig(m.kind), ...presetDefaults(m.kind, m.preset) };
+  return {
+    ...d,
+    preset: m.preset,
+    epochs: o.epochs,
+    minutes: o.minutes,
+    batchSize: o.batchSize ?? d.batchSize,
+    seed,
+    data: o.data,
+    trainSize: o.trainSize,
+    testSize: o.testSize,
+    backend: o.backend,
+    out: join(o.out, `${m.kind}-${m.preset}-seed${seed}`),
+  };
+}
+
+const SETTINGS = [
+  "model",
+  "preset",
+  "epochs",
+  "minutes",
+  "batchSize",
+  "seed",
+  "trainSize",
+] as const;
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
   }
-  const gap = Math.abs(cnn[0].summary.params - vit[0].summary.params) / vit[0].summary.params;
-  if (gap > 0.05) {
-    throw new Error(
-      `Parameter counts differ by ${(100 * gap).toFixed(1)}% (CNN ${cnn[0].summary.params}, ViT ${
-        vit[0].summary.params
-      }); a fair comparison needs 5% or less`,
-    );
+}
+
+/**
+ * One run of the comparison: reused when finished, resumed from its
+ * checkpoint when interrupted, trained otherwise.
+ */
+async function runOne(config: TrainConfig, quiet?: boolean): Promise<RunRecord> {
+  const dir = config.out, label = `${config.model}:${config.preset}, seed ${config.seed}`;
+  if (await exists(join(dir, "summary.json"))) {
+    const run = await readRun(dir);
+    for (const key of SETTINGS) {
+      if (run.config[key] !== config[key]) {
+        throw new Error(
+          `${dir} holds a finished run with ${key} ${run.config[key]}, not ${
+            config[key]
+          }; this comparison's settings changed: use another --out`,
+        );
+      }
+    }
+    if (!quiet) console.error(`compare: ${label}: finished, reused`);
+    return run;
   }
+  if (await exists(join(dir, "checkpoint.safetensors"))) {
+    if (!quiet) console.error(`compare: ${label}: resuming from ${dir}`);
+    await train(config, { resume: dir, quiet });
+  } else {
+    if (await exists(dir)) {
+      // Killed before its first checkpoint: nothing in it can be resumed.
+      const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+      const ours = (n: string) =>
+        n === "config.json" || n === "metrics.jsonl" || n.includes(".tmp");
+      if (!names.every(ours)) {
+        throw new Error(`${dir} holds files a run does not write (${names.join(", ")}); move them`);
+      }
+      await Deno.remove(dir, { recursive: true });
+    }
+    if (!quiet) console.error(`compare: ${label}: training`);
+    await train(config, { quiet });
+  }
+  return await readRun(dir);
+}
+
+function checkSameData(runs: RunRecord[]): void {
   const key = (r: RunRecord) =>
-    `${r.summary.trainImages}/${r.summary.testImages}/${r.config.augment}/${
+    `${r.summary.trainImages} training / ${r.summary.testImages} test images, augment ${r.config.augment}, from ${
       dataDir(r.config.data)
     }`;
-  if (new Set(runs.map(key)).size !== 1) {
+  const keys = [...new Set(runs.map(key))];
+  if (keys.length !== 1) {
     throw new Error(
       `The runs used different data or augmentation (${
-        [...new Set(runs.map(key))].join(" vs ")
+        keys.join(" vs ")
       }); compare runs on the same images`,
     );
   }
-  return gap;
 }
 
-function aggregate(runs: RunRecord[], model: ModelKind): ModelResult {
-  const rs = runs.filter((r) => r.config.model === model), s0 = rs[0].summary;
-  const classes = s0.perClassAccuracy.length;
-  const confusion = Array.from(
-    { length: classes },
-    (_, i) =>
-      Array.from(
-        { length: classes },
-        (_, j) => rs.reduce((s, r) => s + r.summary.confusion[i][j], 0),
-      ),
-  );
+function reference(r: RunRecord): ReferenceRun {
   return {
-    model,
-    preset: s0.preset,
-    params: s0.params,
-    flopsPerImage: s0.flopsPerImage,
-    backend: s0.backendDescription ?? s0.backend,
-    trainSeconds: stat(rs.map((r) => r.summary.trainSeconds)),
-    imagesPerSecond: stat(rs.map((r) => r.summary.imagesPerSecond)),
-    finalTestAccuracy: stat(rs.map((r) => r.summary.testAccuracy)),
-    bestTestAccuracy: stat(rs.map((r) => r.summary.bestTestAccuracy)),
-    perClassAccuracy: Array.from(
-      { length: classes },
-      (_, c) => stat(rs.map((r) => r.summary.perClassAccuracy[c])).mean,
-    ),
-    confusion,
-    runs: rs.map((r) => r.dir),
+    key: runKey(r),
+    model: r.config.model,
+    preset: r.config.preset,
+    params: r.summary.params,
+    epochs: r.summary.epochs,
+    trainSeconds: r.summary.trainSeconds,
+    stoppedBy: r.summary.stoppedBy,
+    testAccuracy: r.summary.testAccuracy,
+    testAccuracyPlain: r.summary.testAccuracyPlain ?? r.summary.testAccuracy,
+    tta: ttaMode(r.summary.tta),
+    dir: r.dir,
   };
 }
 
-const LABEL: Record<ModelKind, string> = { cnn: "CNN-SA", vit: "ViT" };
-
-/** Mean curve over seeds (by epoch index), with a ±std band when there are several. */
-function curve(
-  runs: RunRecord[],
-  x: (m: EpochMetrics) => number,
-  y: (m: EpochMetrics) => number,
-  name: string,
-): Series {
-  const epochs = Math.min(...runs.map((r) => r.metrics.length));
-  const points: [number, number][] = [], lo: [number, number][] = [], hi: [number, number][] = [];
-  for (let e = 0; e < epochs; e++) {
-    const sx = stat(runs.map((r) => x(r.metrics[e]))).mean,
-      sy = stat(runs.map((r) => y(r.metrics[e])));
-    points.push([sx, sy.mean]);
-    lo.push([sx, sy.mean - sy.std]);
-    hi.push([sx, sy.mean + sy.std]);
-  }
-  return { name, points, band: runs.length > 1 ? [...hi, ...lo.reverse()] : undefined };
+/** Group runs by model, in first-seen order. */
+function byModel(runs: RunRecord[]): Map<string, RunRecord[]> {
+  const groups = new Map<string, RunRecord[]>();
+  for (const r of runs) groups.set(runKey(r), [...(groups.get(runKey(r)) ?? []), r]);
+  return groups;
 }
 
-function pixelsOf(set: ImageSet, index: number): number[][][] {
-  const p = set.images.subarray(index * IMAGE_BYTES, (index + 1) * IMAGE_BYTES);
-  return Array.from(
-    { length: 32 },
-    (_, y) =>
-      Array.from(
-        { length: 32 },
-        (_, x) => [p[y * 32 + x], p[1024 + y * 32 + x], p[2048 + y * 32 + x]],
-      ),
-  );
-}
-
-async function attentionFigure(runs: RunRecord[], test: ImageSet): Promise<string> {
-  const cnnRun = runs.find((r) => r.config.model === "cnn")!,
-    vitRun = runs.find((r) => r.config.model === "vit")!;
-  const load = async (run: RunRecord) => {
-    const spec = modelSpec(run.config.model, run.config.preset);
-    const template = spec.init(new Rng(0));
-    const params = (await readCheckpoint(join(run.dir, "checkpoint.safetensors"))).params(template);
-    disposeTree(template);
-    return { spec, params };
-  };
-  const cnn = await load(cnnRun), vit = await load(vitRun);
-  const count = Math.min(4, test.size), rows: Overlay[][] = [];
-  const buffer = new Float32Array(count * 3072), labels = new Int32Array(count);
-  fillBatch(test, Array.from({ length: count }, (_, i) => i), buffer, labels, null);
-  const images = brand(tf.tensor4d(buffer, [count, 32, 32, 3]), [
-    "batch",
-    "height",
-    "width",
-    "channels",
-  ]);
-  for (let i = 0; i < count; i++) {
-    const pixels = pixelsOf(test, i);
-    const v = vitClassAttention(vit.params as ViTParams, images, vit.spec.config as ViTConfig, i);
-    const c = cnnQueryAttention(cnn.params as CNNParams, images, cnn.spec.config as CNNConfig, {
-      index: i,
-    });
-    rows.push([
-      { title: CLASS_NAMES[labels[i]], pixels },
-      { title: "ViT rollout", pixels, heat: v.rollout },
-      ...v.layers.map((heat, l) => ({ title: `ViT layer ${l + 1}`, pixels, heat })),
-      { title: `CNN stage ${c.stage + 1} query`, pixels, heat: c.map, mark: c.query },
-    ]);
-  }
-  images.dispose();
-  disposeTree(cnn.params);
-  disposeTree(vit.params);
-  return imageGrid({
-    title: "Attention on test images (red: weight; blue box: the CNN's query position)",
-    rows,
-    note:
-      "ViT: class-token attention over patches, heads averaged. CNN: first self-attention layer, from the centre position.",
-  });
-}
-
-/** Write `name.svg` and `name.png` in `dir`; returns the file names written. */
-async function writePlot(dir: string, name: string, svg: string): Promise<string[]> {
-  await writeFileAtomic(join(dir, `${name}.svg`), svg);
-  const png = await svgToPng(svg);
-  if (!png) return [`${name}.svg`];
-  await writeFileAtomic(join(dir, `${name}.png`), png);
-  return [`${name}.svg`, `${name}.png`];
-}
-
-/** Run the comparison and write `results.json`, plots and `report.md` into `o.out`. */
+/**
+ * Train (or reuse, or resume) every run of the comparison, then write
+ * `results.json`, plots and `report.md` into `o.out`.
+ */
 export async function compare(
   o: CompareOptions,
 ): Promise<{ results: CompareResults; report: string }> {
-  await Deno.mkdir(o.out, { recursive: true });
-  await selectBackend(o.backend, o.quiet);
-  const runs = o.runs ? await Promise.all(o.runs.map(readRun)) : await trainRuns(o);
-  const paramGap = checkFair(runs);
-  const models = (["cnn", "vit"] as const).map((m) => aggregate(runs, m));
-  const byModel = (m: ModelKind) => runs.filter((r) => r.config.model === m);
-  const plots: string[] = [];
-  const epoch = (m: EpochMetrics) => m.epoch, minutes = (m: EpochMetrics) => m.trainSeconds / 60;
-  const loss = (m: EpochMetrics) => m.trainLoss, acc = (m: EpochMetrics) => 100 * m.testAccuracy;
-  const charts: [
-    string,
-    string,
-    string,
-    string,
-    (m: EpochMetrics) => number,
-    (m: EpochMetrics) => number,
-  ][] = [
-    ["loss_vs_epoch", "Training loss by epoch", "epoch", "training loss", epoch, loss],
-    ["accuracy_vs_epoch", "Test accuracy by epoch", "epoch", "test accuracy (%)", epoch, acc],
-    [
-      "loss_vs_time",
-      "Training loss by training time",
-      "training time (minutes)",
-      "training loss",
-      minutes,
-      loss,
-    ],
-    [
-      "accuracy_vs_time",
-      "Test accuracy by training time",
-      "training time (minutes)",
-      "test accuracy (%)",
-      minutes,
-      acc,
-    ],
-  ];
-  for (const [name, title, xLabel, yLabel, x, y] of charts) {
-    const series = (["cnn", "vit"] as const).map((m) =>
-      curve(
-        byModel(m),
-        x,
-        y,
-        `${LABEL[m]} (${models.find((r) => r.model === m)!.params.toLocaleString("en-US")} params)`,
-      )
-    );
-    plots.push(...await writePlot(o.out, name, lineChart({ title, xLabel, yLabel, series })));
+  // Every check that can fail runs before anything is trained or created.
+  const refs = await Promise.all((o.reference ?? []).map(readRun));
+  let runs: RunRecord[];
+  if (o.runs) {
+    runs = await Promise.all(o.runs.map(readRun));
+    matchedPairOfRuns(runs);
+    checkSameData(runs);
+    await Deno.mkdir(o.out, { recursive: true });
+  } else {
+    matchedPair(o.models);
+    const saved = await readPlan(o.out);
+    if (saved && JSON.stringify(saved) !== JSON.stringify(planOf(o))) {
+      throw new Error(
+        `${o.out} holds a comparison with other settings (${
+          JSON.stringify(saved)
+        }); continue it with --resume ${o.out} or choose another --out`,
+      );
+    }
+    await Deno.mkdir(o.out, { recursive: true });
+    if (!saved) {
+      await writeFileAtomic(join(o.out, "compare.json"), JSON.stringify(planOf(o)) + "\n");
+    }
+    await selectBackend(o.backend, o.quiet);
+    runs = [];
+    // Seed-major order: an interrupted comparison has every model at the same
+    // number of seeds, so its partial report is balanced.
+    for (let seed = 0; seed < o.seeds; seed++) {
+      for (const m of o.models) runs.push(await runOne(runConfig(o, m, seed), o.quiet));
+    }
+    checkSameData(runs);
   }
-  plots.push(
-    ...await writePlot(
-      o.out,
-      "per_class_accuracy",
-      barChart({
-        title: "Per-class test accuracy",
-        yLabel: "test accuracy (%)",
-        categories: [...CLASS_NAMES],
-        series: models.map((m) => ({
-          name: LABEL[m.model],
-          values: m.perClassAccuracy.map((a) => 100 * a),
-        })),
-        yMax: 100,
-      }),
-    ),
+  const gap = matchedPairOfRuns(runs);
+  const groups = byModel(runs);
+  const models = [...groups.values()].map((rs) =>
+    aggregate(rs, hasAttention(rs[0].config.model, rs[0].config.preset))
   );
-  for (const m of models) {
-    plots.push(
-      ...await writePlot(
-        o.out,
-        `confusion_${m.model}`,
-        heatmap({
-          title: `${LABEL[m.model]}: confusion matrix${runs.length > 2 ? " (all seeds)" : ""}`,
-          rowLabel: "true class",
-          colLabel: "predicted class",
-          labels: [...CLASS_NAMES],
-          values: m.confusion,
-        }),
-      ),
-    );
-  }
+  const cnn = models.find((m) => m.model === "cnn" && m.attention)!,
+    vit = models.find((m) => m.model === "vit")!;
+  const pairs = [
+    paired(cnn, vit, "matched"),
+    ...models.filter((m) => m.model === "cnn" && !m.attention).map((m) =>
+      paired(cnn, m, "ablation")
+    ),
+  ];
   const data = await loadCifar10(dataDir(runs[0].config.data), { trainSize: 1, testSize: 4 });
-  plots.push(...await writePlot(o.out, "attention_maps", await attentionFigure(runs, data.test)));
+  const plots = await writeFigures(o.out, models, (m) => groups.get(m.key)!, data.test);
+  const epochs = new Set(runs.map((r) => r.summary.epochs));
   const results: CompareResults = {
-    preset: models[0].preset,
-    seeds: runs.length / 2,
+    budget: runs.every((r) => r.summary.stoppedBy === "epochs") && epochs.size === 1
+      ? "epochs"
+      : "minutes",
+    epochs: Math.max(...epochs),
+    minutes: runs[0].config.minutes,
+    seeds: Math.min(...models.map((m) => m.seeds.length)),
     trainImages: runs[0].summary.trainImages,
     testImages: runs[0].summary.testImages,
-    paramGap,
+    paramGap: gap,
     models,
+    pairs,
+    references: refs.map(reference),
     plots,
   };
   const report = renderReport(results);
   await writeFileAtomic(join(o.out, "results.json"), JSON.stringify(results, null, 2) + "\n");
   await writeFileAtomic(join(o.out, "report.md"), report);
   return { results, report };
+}
+
+/** The matched pair's gap among finished runs (their recorded parameter counts). */
+function matchedPairOfRuns(runs: RunRecord[]): number {
+  const cnn = runs.find((r) =>
+      r.config.model === "cnn" && hasAttention(r.config.model, r.config.preset)
+    ),
+    vit = runs.find((r) => r.config.model === "vit");
+  if (!cnn || !vit) {
+    throw new Error("A comparison needs at least one CNN-SA run and one ViT run");
+  }
+  const gap = Math.abs(cnn.summary.params - vit.summary.params) / vit.summary.params;
+  if (gap > MAX_PARAM_GAP) {
+    throw new Error(
+      `Parameter counts differ by ${
+        (100 * gap).toFixed(1)
+      }% (CNN ${cnn.summary.params}, ViT ${vit.summary.params}); a fair comparison needs ${
+        100 * MAX_PARAM_GAP
+      }% or less`,
+    );
+  }
+  return gap;
 }

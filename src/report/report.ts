@@ -1,119 +1,221 @@
 /**
- * `report.md` of a comparison, generated from the results: a table, a few
- * sentences that say what the numbers show, and the plots.
+ * `report.md` of a comparison, generated from the results: a table, sentences
+ * that each follow from numbers they quote, and the plots.
  *
  * @module
  */
 import { CLASS_NAMES } from "../data/cifar.ts";
-import type { CompareResults, ModelResult, Stat } from "./compare.ts";
+import type { ModelResult, PairedResult, Stat } from "./aggregate.ts";
+import type { CompareResults } from "./compare.ts";
+import { modelLabel, modelSlug } from "./figures.ts";
 
-const LABEL = { cnn: "CNN-SA", vit: "ViT" } as const;
+const percent = (x: number, digits = 2) => `${(100 * x).toFixed(digits)}`;
 
 function pct(s: Stat): string {
-  return s.n > 1
-    ? `${(100 * s.mean).toFixed(2)} ± ${(100 * s.std).toFixed(2)} %`
-    : `${(100 * s.mean).toFixed(2)} %`;
+  return s.n > 1 ? `${percent(s.mean)} ± ${percent(s.std)} %` : `${percent(s.mean)} %`;
 }
+
+function points(s: Stat): string {
+  return s.n > 1 ? `${percent(s.mean)} ± ${percent(s.std)}` : percent(s.mean);
+}
+
+const count = (n: number) => n.toLocaleString("en-US");
 
 /** The summary table, in Markdown. */
 export function summaryTable(r: CompareResults): string {
+  const tta = r.models[0]?.tta ?? "none";
   const rows = [
-    "| model | parameters | forward MFLOPs / image | training time (min) | images/s | backend | final test accuracy | best test accuracy |",
-    "|---|---:|---:|---:|---:|---|---:|---:|",
+    `| model | parameters | forward MFLOPs / image | epochs | training time (min) | images/s | final test accuracy (${tta}) | final, one view | best epoch, one view |`,
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const m of r.models) {
     rows.push(
-      `| ${LABEL[m.model]} (${m.preset}) | ${m.params.toLocaleString("en-US")} | ${
-        (m.flopsPerImage / 1e6).toFixed(1)
-      } | ` +
-        `${(m.trainSeconds.mean / 60).toFixed(1)} | ${
-          m.imagesPerSecond.mean.toFixed(0)
-        } | ${m.backend} | ` +
-        `${pct(m.finalTestAccuracy)} | ${pct(m.bestTestAccuracy)} |`,
+      `| ${modelLabel(m)} | ${count(m.params)} | ${(m.flopsPerImage / 1e6).toFixed(1)} | ${
+        m.epochs.mean.toFixed(1)
+      } | ${(m.trainSeconds.mean / 60).toFixed(1)} | ${m.imagesPerSecond.mean.toFixed(0)} | ` +
+        `${pct(m.finalTestAccuracy)} | ${pct(m.finalTestAccuracyPlain)} | ${
+          pct(m.bestTestAccuracy)
+        } |`,
     );
   }
   return rows.join("\n");
 }
 
-/** Sentences that state what the results show (generated, never hand-written). */
-export function findings(r: CompareResults): string[] {
-  const [cnn, vit] = ["cnn", "vit"].map((k) => r.models.find((m) => m.model === k)!) as [
-    ModelResult,
-    ModelResult,
+/** Per-seed table of final accuracies, so every paired difference can be checked by hand. */
+export function seedTable(r: CompareResults): string {
+  const seeds = [...new Set(r.models.flatMap((m) => m.seeds))].sort((a, b) => a - b);
+  const rows = [
+    `| model | ${seeds.map((s) => `seed ${s}`).join(" | ")} |`,
+    `|---|${seeds.map(() => "---:").join("|")}|`,
   ];
-  const out: string[] = [];
-  const gap = 100 * (cnn.finalTestAccuracy.mean - vit.finalTestAccuracy.mean);
-  const leader = gap >= 0 ? cnn : vit, trailer = gap >= 0 ? vit : cnn;
-  const noise = 2 * Math.max(cnn.finalTestAccuracy.std, vit.finalTestAccuracy.std) * 100;
-  let confidence: string;
-  if (r.seeds < 2) {
-    confidence =
-      "With one seed per model the spread between runs is not measured; repeat with --seeds 3 before reading much into a small gap.";
-  } else if (Math.abs(gap) > noise) {
-    confidence = `The gap is larger than twice the larger seed-to-seed standard deviation (${
-      noise.toFixed(2)
-    } points).`;
-  } else {confidence = `The gap is within twice the seed-to-seed standard deviation (${
-      noise.toFixed(2)
-    } points): not a clear difference.`;}
-  out.push(
-    `At ${cnn.params.toLocaleString("en-US")} vs ${
-      vit.params.toLocaleString("en-US")
-    } parameters (${(100 * r.paramGap).toFixed(1)}% apart), ` +
-      `trained on the same ${r.trainImages.toLocaleString("en-US")} images and tested on ${
-        r.testImages.toLocaleString("en-US")
-      }, ` +
-      `${LABEL[leader.model]} ends ${Math.abs(gap).toFixed(2)} points ahead of ${
-        LABEL[trailer.model]
-      } in final test accuracy ` +
-      `(${pct(leader.finalTestAccuracy)} vs ${pct(trailer.finalTestAccuracy)}). ${confidence}`,
+  for (const m of r.models) {
+    const cell = (s: number) => {
+      const i = m.seeds.indexOf(s);
+      return i < 0 ? "–" : `${percent(m.seedAccuracy[i])} (${percent(m.seedAccuracyPlain[i])})`;
+    };
+    rows.push(`| ${modelLabel(m)} | ${seeds.map(cell).join(" | ")} |`);
+  }
+  return rows.join("\n");
+}
+
+function byKey(r: CompareResults, key: string): ModelResult {
+  return r.models.find((m) => m.key === key)!;
+}
+
+/** How sure a paired difference is, in words that follow from its numbers. */
+function verdict(p: PairedResult): string {
+  const n = p.seeds.length;
+  if (n < 2) {
+    return "With one seed the spread between runs is not measured; repeat with --seeds 3 before reading much into it.";
+  }
+  const agree = `${p.sameSign} of ${n} seeds agree in sign`;
+  const t = Number.isFinite(p.t) ? `paired t = ${p.t.toFixed(2)}` : "paired t undefined";
+  return p.significant
+    ? `The difference exceeds its seed-to-seed spread (${t} > ${
+      p.tCritical.toFixed(2)
+    }, the two-sided 95% critical value for ${n - 1} degrees of freedom; ${agree}).`
+    : `The difference does not exceed its seed-to-seed spread (${t}, below the two-sided 95% critical value ${
+      p.tCritical.toFixed(2)
+    } for ${n - 1} degrees of freedom; ${agree}).`;
+}
+
+function pairSentence(r: CompareResults, p: PairedResult): string {
+  const a = byKey(r, p.a), b = byKey(r, p.b);
+  const lead = p.difference.mean >= 0 ? a : b, trail = lead === a ? b : a;
+  const gap = Math.abs(p.difference.mean);
+  const sizes = `${count(a.params)} vs ${count(b.params)} parameters`;
+  const intro = p.role === "matched"
+    ? `Matched pair (${sizes}, ${percent(r.paramGap, 1)}% apart): `
+    : `Ablation (${sizes}: the self-attention layers hold ${count(a.params - b.params)} of ${
+      modelLabel(a)
+    }'s parameters and ${((a.flopsPerImage - b.flopsPerImage) / 1e6).toFixed(1)} of its ${
+      (a.flopsPerImage / 1e6).toFixed(1)
+    } forward MFLOPs per image): `;
+  return intro +
+    `${modelLabel(lead)} ends ${percent(gap)} points ahead of ${modelLabel(trail)} ` +
+    `(${pct(lead.finalTestAccuracy)} vs ${pct(trail.finalTestAccuracy)} with ${lead.tta} views; ` +
+    `paired difference per seed ${points(p.difference)} points with views, ${
+      points(p.differencePlain)
+    } from one view). ${verdict(p)}`;
+}
+
+function speedSentence(r: CompareResults): string {
+  const parts = r.models.map((m) =>
+    `${modelLabel(m)} ${m.imagesPerSecond.mean.toFixed(0)} images/s (${
+      (m.flopsPerImage / 1e6).toFixed(1)
+    } forward MFLOPs per image, ${(m.trainSeconds.mean / 60).toFixed(1)} training minutes)`
   );
-  const faster = cnn.imagesPerSecond.mean >= vit.imagesPerSecond.mean ? cnn : vit;
-  const slower = faster === cnn ? vit : cnn;
-  out.push(
-    `${LABEL[faster.model]} trains ${
-      (faster.imagesPerSecond.mean / slower.imagesPerSecond.mean).toFixed(2)
-    }x as fast ` +
-      `(${faster.imagesPerSecond.mean.toFixed(0)} vs ${
-        slower.imagesPerSecond.mean.toFixed(0)
-      } images/s); a forward pass costs ` +
-      `${(cnn.flopsPerImage / 1e6).toFixed(1)} MFLOPs per image for CNN-SA and ${
-        (vit.flopsPerImage / 1e6).toFixed(1)
-      } for the ViT.`,
-  );
+  return `Training speed on ${r.models[0].backend}: ${parts.join("; ")}.`;
+}
+
+function perClassSentence(r: CompareResults): string {
+  const cnn = r.models.find((m) => m.model === "cnn" && m.attention)!,
+    vit = r.models.find((m) => m.model === "vit")!;
   const gaps = CLASS_NAMES.map((c, i) => ({
     c,
-    d: cnn.perClassAccuracy[i] - vit.perClassAccuracy[i],
     i,
+    d: cnn.perClassAccuracy[i] - vit.perClassAccuracy[i],
   }));
   const widest = gaps.reduce((a, b) => (Math.abs(b.d) > Math.abs(a.d) ? b : a));
-  const hardest = (m: ModelResult) =>
-    CLASS_NAMES[m.perClassAccuracy.indexOf(Math.min(...m.perClassAccuracy))];
-  out.push(
-    `The widest per-class gap is on ${widest.c}: ${
-      (100 * cnn.perClassAccuracy[widest.i]).toFixed(1)
-    }% for CNN-SA vs ` +
-      `${(100 * vit.perClassAccuracy[widest.i]).toFixed(1)}% for the ViT. The hardest class is ${
-        hardest(cnn)
-      } for CNN-SA and ${hardest(vit)} for the ViT.`,
+  const hardest = r.models.map((m) =>
+    `${CLASS_NAMES[m.perClassAccuracy.indexOf(Math.min(...m.perClassAccuracy))]} for ${
+      modelLabel(m)
+    }`
   );
-  return out;
+  return `The widest per-class gap of the matched pair is on ${widest.c}: ${
+    percent(cnn.perClassAccuracy[widest.i], 1)
+  }% for ${modelLabel(cnn)} vs ${percent(vit.perClassAccuracy[widest.i], 1)}% for ${
+    modelLabel(vit)
+  }. The hardest class is ${hardest.join(", ")}.`;
+}
+
+function budgetSentences(r: CompareResults): string[] {
+  return r.references.map((ref) => {
+    const same = r.models.find((m) => m.key === ref.key);
+    const longer = `${
+      ref.stoppedBy === "minutes" ? `${(ref.trainSeconds / 60).toFixed(0)} minutes (` : ""
+    }${ref.epochs} epochs${ref.stoppedBy === "minutes" ? ")" : ""}`;
+    const label = `${ref.model === "vit" ? "ViT" : "CNN"} (${ref.preset})`;
+    if (!same) {
+      return `${label}, ${count(ref.params)} parameters, one run of ${longer}: ${
+        percent(ref.testAccuracy)
+      } % with ${ref.tta} views, ${
+        percent(ref.testAccuracyPlain)
+      } % from one view (not in this comparison's set).`;
+    }
+    const d = ref.testAccuracy - same.finalTestAccuracy.mean;
+    return `${modelLabel(same)} goes from ${pct(same.finalTestAccuracy)} after ${
+      same.epochs.mean.toFixed(0)
+    } epochs (mean of ${same.seeds.length} seeds) to ${
+      percent(ref.testAccuracy)
+    } % in one run of ${longer}, ${d >= 0 ? "+" : ""}${percent(d)} points.`;
+  });
+}
+
+/** Sentences that state what the results show (generated, never hand-written). */
+export function findings(r: CompareResults): string[] {
+  return [
+    ...r.pairs.map((p) => pairSentence(r, p)),
+    speedSentence(r),
+    perClassSentence(r),
+    ...budgetSentences(r),
+  ];
 }
 
 /** The whole report. */
 export function renderReport(r: CompareResults): string {
-  const img = (
-    name: string,
-    alt: string,
-  ) => (r.plots.includes(`${name}.png`) ? `![${alt}](${name}.png)` : `![${alt}](${name}.svg)`);
+  const img = (name: string, alt: string) =>
+    r.plots.includes(`${name}.png`) ? `![${alt}](${name}.png)` : `![${alt}](${name}.svg)`;
+  const budget = r.budget === "epochs"
+    ? `${r.epochs} epochs for every model`
+    : `${r.minutes} training minutes for every model`;
+  const confusions = r.models.map((m) =>
+    img(`confusion_${modelSlug(m)}`, `${modelLabel(m)} confusion matrix`)
+  );
+  const references = r.references.length
+    ? [
+      "",
+      "## Longer budgets",
+      "",
+      "| run | parameters | budget | final test accuracy (views) | one view |",
+      "|---|---:|---|---:|---:|",
+      ...r.references.map((ref) =>
+        `| ${ref.dir} | ${count(ref.params)} | ${ref.epochs} epochs, ${
+          (ref.trainSeconds / 60).toFixed(1)
+        } min | ${percent(ref.testAccuracy)} % (${ref.tta}) | ${percent(ref.testAccuracyPlain)} % |`
+      ),
+      "",
+      ...budgetSentences(r),
+    ].join("\n")
+    : "";
   return `# CNN with self-attention vs ViT on CIFAR-10
+
+Budget: ${budget}; ${r.seeds} seed${
+    r.seeds === 1 ? "" : "s"
+  } per model (seed s gives every model the same
+data order and augmentation); ${count(r.trainImages)} training and ${
+    count(r.testImages)
+  } test images. Accuracies are
+top-1 on the test images, mean ± sample standard deviation over seeds; "final" is after the last
+epoch, with test-time augmentation (${r.models[0].tta}) and from one view; "best epoch" is the best
+per-epoch (one-view) evaluation. Training time excludes evaluation.
 
 ${summaryTable(r)}
 
-${findings(r).join("\n\n")}
+## Findings
 
-Seeds per model: ${r.seeds}. Accuracies are top-1 on the test images; "final" is after the last epoch, "best" the best epoch.
-Training time excludes evaluation.
+${
+    findings(r).filter((s) => !r.references.length || !budgetSentences(r).includes(s)).map((s) =>
+      `- ${s}`
+    ).join("\n")
+  }
+
+## Per seed
+
+Final test accuracy with views (one view in brackets), %:
+
+${seedTable(r)}
+${references}
 
 ## Curves
 
@@ -129,7 +231,7 @@ ${img("accuracy_vs_time", "Test accuracy by training time")} ${
 
 ${img("per_class_accuracy", "Per-class test accuracy")}
 
-${img("confusion_cnn", "CNN-SA confusion matrix")} ${img("confusion_vit", "ViT confusion matrix")}
+${confusions.join(" ")}
 
 ## Attention
 

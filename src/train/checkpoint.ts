@@ -17,8 +17,12 @@ import {
 } from "../core/safetensors.ts";
 import type { AdamWState } from "./adamw.ts";
 import type { TrainConfig } from "./config.ts";
+import type { EpochMetrics } from "./loop.ts";
 
-/** The run state besides tensors. */
+/**
+ * The run state besides tensors. Fields added later are optional, so older
+ * checkpoints still resume.
+ */
 export interface RunState {
   /** The run's settings. */
   config: TrainConfig;
@@ -32,6 +36,13 @@ export interface RunState {
   bestTestAccuracy: number;
   /** Training seconds so far (evaluation excluded). */
   trainSeconds: number;
+  /**
+   * The `metrics.jsonl` line of `epoch`: the checkpoint is written before the
+   * line, and a run killed between the two gets it back when it resumes.
+   */
+  metrics?: EpochMetrics;
+  /** Duration of the last step, so a resumed run under --minutes knows what a step costs. */
+  lastStepSeconds?: number;
 }
 
 /** Write a checkpoint atomically; the optimizer state is optional (weights-only files). */

@@ -73,11 +73,12 @@ export function defaultConfig(model: ModelKind): TrainConfig {
 
 /**
  * Training defaults a preset brings besides its shape. The `hour` recipes
- * take batch 256 (half the per-step overhead per image on the CPU path),
- * a short warmup, and a higher peak rate for the batch-norm CNN.
+ * (and their variants `hour-noattn`, `hour-deep`) take batch 256 (half the
+ * per-step overhead per image on the CPU path), a short warmup, and a
+ * higher peak rate for the batch-norm CNN.
  */
 export function presetDefaults(model: ModelKind, preset: string): Partial<TrainConfig> {
-  if (preset !== "hour") return {};
+  if (preset !== "hour" && !preset.startsWith("hour-")) return {};
   return model === "cnn"
     ? { batchSize: 256, lr: 3e-3, warmupEpochs: 0.5, epochs: 30 }
     : { batchSize: 256, lr: 1.5e-3, warmupEpochs: 0.5, epochs: 30 };

@@ -3,6 +3,8 @@
  * explicit-gradient steps, each followed by a test evaluation, a metrics
  * line and an atomic checkpoint. Stops cleanly at the epoch count or the
  * time budget; a non-finite loss stops it and keeps the last good checkpoint.
+ * A new run claims a folder of its own; a resumed one first brings its
+ * folder back in line with its checkpoint.
  *
  * @module
  */
@@ -18,9 +20,16 @@ import { type ImageSet, loadCifar10 } from "../data/cifar.ts";
 import { modelSpec } from "../models/presets.ts";
 import { Progress } from "../cli/progress.ts";
 import { type AdamWConfig, type AdamWState, initAdamW } from "./adamw.ts";
+import { ATOMIC_TEMP, removeStaleFiles } from "../core/stale_files.ts";
 import { readCheckpoint, type RunState, saveCheckpoint } from "./checkpoint.ts";
 import { dataDir, type TrainConfig } from "./config.ts";
 import { calibrate, evaluate, type TestTimeAugmentation, ttaMode } from "./evaluate.ts";
+import {
+  claimRunFolder,
+  reconcileMetrics,
+  refuseTakenFolder,
+  RunConfigError,
+} from "./run_folder.ts";
 import { learningRate, type ScheduleConfig } from "./schedule.ts";
 import { trainStep } from "./step.ts";
 
@@ -93,10 +102,29 @@ export interface TrainSummary {
 /** Raised when the loss stops being finite. */
 export class NonFiniteLossError extends Error {}
 
+export { RunConfigError };
+
+/**
+ * What may change when a run resumes besides the backend (`config.backend`,
+ * a property of the machine): how long it trains and where its data now
+ * lives. Everything else defines the run and stays.
+ */
+export type ResumeChanges = Partial<Pick<TrainConfig, "epochs" | "minutes" | "data">>;
+
 /** Options besides the config. */
 export interface TrainOptions {
-  /** Continue the run in this folder from its checkpoint. */
+  /**
+   * Continue the run in this folder from its checkpoint. The saved config
+   * replaces `config`, all but its backend, with `resumeWith` applied.
+   */
   resume?: string;
+  /** Settings that change on resume; saved into `config.json` and the next checkpoints. */
+  resumeWith?: ResumeChanges;
+  /**
+   * A new run whose `config.out` exists goes to `OUT-2`, `OUT-3`, ... rather
+   * than being refused (for default, timestamped folders).
+   */
+  uniqueOut?: boolean;
   /** Silence progress (tests). */
   quiet?: boolean;
   /** Stop after this epoch as if interrupted, leaving the run resumable (tests). */
@@ -213,34 +241,51 @@ export async function train(
     resumed = await readCheckpoint(
       join(options.resume, "checkpoint.safetensors"),
     );
+    if (resumed.header.run.optStep === null) {
+      throw new RunConfigError(
+        `${options.resume}: the checkpoint has no optimizer state (a weights-only export), ` +
+          `so the run cannot resume; start a new run instead`,
+      );
+    }
+    const saved = resumed.header.run.config;
     config = {
-      ...resumed.header.run.config,
-      out: options.resume,
+      ...saved,
+      ...options.resumeWith,
       backend: config.backend,
-      tta: ttaMode(resumed.header.run.config.tta),
+      out: options.resume, // where the run is now, if its folder was moved
+      tta: ttaMode(saved.tta),
     };
   }
+  if (!resumed && !options.uniqueOut) await refuseTakenFolder(config.out); // before slow setup
   const backend = await selectBackend(config.backend, options.quiet);
   const spec = modelSpec(config.model, config.preset);
   const data = await loadCifar10(dataDir(config.data), {
     trainSize: config.trainSize,
     testSize: config.testSize,
   });
-  const out = config.out;
-  await Deno.mkdir(out, { recursive: true });
-  if (!resumed) {
-    await writeFileAtomic(
-      join(out, "config.json"),
-      JSON.stringify(config, null, 2) + "\n",
-    );
-  }
-
+  // Every check on the settings comes before anything is written, so a
+  // refused run leaves no folder behind.
   const stepsPerEpoch = Math.floor(data.train.size / config.batchSize);
   if (stepsPerEpoch < 1) {
-    throw new Error(
-      `--batch-size ${config.batchSize} is larger than the ${data.train.size} training images`,
+    throw new RunConfigError(
+      `--batch-size ${config.batchSize} is larger than the ${data.train.size} training images, ` +
+        `so an epoch would have no step; use a --batch-size of at most ${data.train.size}` +
+        (config.trainSize !== undefined ? " or a larger --train-size" : ""),
     );
   }
+  const render = (c: TrainConfig) => JSON.stringify(c, null, 2) + "\n";
+  let out = config.out;
+  if (resumed) {
+    await removeStaleFiles(out, ATOMIC_TEMP);
+    await writeFileAtomic(join(out, "config.json"), render(config)); // with resumeWith applied
+  } else {
+    out = await claimRunFolder(out, (o) => render({ ...config, out: o }), {
+      unique: options.uniqueOut,
+    });
+    config = { ...config, out };
+    await removeStaleFiles(out, ATOMIC_TEMP);
+  }
+
   const schedule = {
     peakLr: config.lr,
     warmupSteps: Math.round(config.warmupEpochs * stepsPerEpoch),
@@ -269,21 +314,20 @@ export async function train(
   if (resumed) {
     const template = params;
     params = resumed.params(template);
-    const opt = resumed.optimizer(splitBuffers(template).trainable);
-    if (!opt) {
-      throw new Error(
-        `${options.resume}: the checkpoint has no optimizer state, so the run cannot resume`,
-      );
-    }
+    const opt = resumed.optimizer(splitBuffers(template).trainable)!; // checked above
     disposeTree(state.m);
     disposeTree(state.v);
     state = opt;
     disposeTree(template);
-    run = resumed.header.run;
+    run = { ...resumed.header.run, config }; // later checkpoints carry the changed settings
     rng = Rng.fromState(run.rng);
   }
   const ckpt = join(out, "checkpoint.safetensors"),
     metricsFile = join(out, "metrics.jsonl");
+  if (resumed) {
+    const fixed = await reconcileMetrics(metricsFile, run.epoch, run.metrics);
+    if (fixed && !options.quiet) console.error(`resume: ${metricsFile}: ${fixed}`);
+  }
   const progress = new Progress({
     tty: options.quiet ? false : undefined,
     everySeconds: options.quiet ? 1e9 : 30,
@@ -291,7 +335,10 @@ export async function train(
   const budgetSeconds = config.minutes > 0 ? config.minutes * 60 : Infinity;
   let stoppedBy: TrainSummary["stoppedBy"] = "epochs";
   let last = null as Awaited<ReturnType<typeof evaluate>> | null;
-  let lastStepSeconds = 0;
+  // A fresh run cannot know what a step costs until one has run, so its
+  // first step always runs, even past the budget (reported below); a
+  // resumed one knows from its checkpoint.
+  let lastStepSeconds = run.lastStepSeconds ?? 0;
 
   while (
     run.epoch < config.epochs && stoppedBy === "epochs" && run.epoch !== options.stopAfterEpoch
@@ -339,10 +386,14 @@ export async function train(
       trainSeconds: run.trainSeconds,
       imagesPerSecond: seen / epochSeconds,
     };
+    run.metrics = metrics;
+    run.lastStepSeconds = lastStepSeconds;
+    // Checkpoint first, then its metrics line: a kill between the two loses
+    // no line, since the checkpoint holds it and a resume restores it.
+    await saveCheckpoint(ckpt, params, state, run);
     await Deno.writeTextFile(metricsFile, JSON.stringify(metrics) + "\n", {
       append: true,
     });
-    await saveCheckpoint(ckpt, params, state, run);
     if (!options.quiet) {
       console.error(
         `epoch ${epoch}: train loss ${metrics.trainLoss.toFixed(4)}, train acc ${
@@ -353,6 +404,14 @@ export async function train(
           }%)`,
       );
     }
+  }
+  if (run.trainSeconds > budgetSeconds && !options.quiet) {
+    console.error(
+      `note: training took ${run.trainSeconds.toFixed(2)} s, past the --minutes budget of ` +
+        `${budgetSeconds.toFixed(2)} s. Whether a step fits is judged by the step before it, so ` +
+        `the first step (of a run, or of a resume from an older checkpoint) always runs, even ` +
+        `when the budget is shorter than one step (the last took ${lastStepSeconds.toFixed(2)} s).`,
+    );
   }
   if (!last) {
     params = calibrate(spec, params, data.train);

@@ -1,0 +1,132 @@
+/**
+ * A run's folder (`config.json`, `metrics.jsonl`, `checkpoint.safetensors`,
+ * `summary.json`): claimed by exactly one run, and brought back in line with
+ * its checkpoint when the run resumes after being killed.
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { writeFileAtomic } from "../core/safetensors.ts";
+import type { EpochMetrics } from "./loop.ts";
+
+/** The files a run writes; a folder holding any of them holds a run. */
+export const RUN_FILES: readonly string[] = [
+  "config.json",
+  "metrics.jsonl",
+  "checkpoint.safetensors",
+  "summary.json",
+];
+
+/** A run's settings cannot work as given (a folder taken, a batch larger than the data). */
+export class RunConfigError extends Error {}
+
+/** The first of {@linkcode RUN_FILES} in `dir`, or undefined when it holds no run. */
+export async function runFileIn(dir: string): Promise<string | undefined> {
+  for (const name of RUN_FILES) {
+    try {
+      await Deno.lstat(join(dir, name));
+      return name;
+    } catch (e) {
+      // A missing folder, or a file where the folder should be, holds no run.
+      if (!(e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory)) throw e;
+    }
+  }
+  return undefined;
+}
+
+function taken(dir: string, file: string): RunConfigError {
+  return new RunConfigError(
+    `"${dir}" already holds a run (it has ${file}); a new run there would replace its ` +
+      `checkpoint and mix its metrics. Continue that run with --resume ${dir}, or choose a ` +
+      `new folder with --out (without --out each run gets its own runs/<model>-<timestamp>).`,
+  );
+}
+
+/** Throw if `dir` holds a run: a quick check before setup; {@linkcode claimRunFolder} decides. */
+export async function refuseTakenFolder(dir: string): Promise<void> {
+  const file = await runFileIn(dir);
+  if (file) throw taken(dir, file);
+}
+
+/**
+ * Make `path` the folder of a new run and write its `config.json`, which
+ * claims it: the file is created exclusively, so of two runs started on the
+ * same folder only one proceeds. An existing folder is used only if it holds
+ * no run. With `unique`, an existing `path` is never used: the run gets the
+ * first free `path-2`, `path-3`, ... instead (each created exclusively, so
+ * two runs started in the same second get different folders). Returns the
+ * folder used; `configFor` renders the config with that folder in it.
+ */
+export async function claimRunFolder(
+  path: string,
+  configFor: (out: string) => string,
+  options: { unique?: boolean } = {},
+): Promise<string> {
+  await Deno.mkdir(dirname(path), { recursive: true });
+  let out = path;
+  for (let i = 2;; i++) {
+    try {
+      await Deno.mkdir(out); // not recursive: fails if the folder exists
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+    if (options.unique) {
+      out = `${path}-${i}`;
+      continue;
+    }
+    if (!(await Deno.stat(out)).isDirectory) {
+      throw new RunConfigError(`"${out}" is a file, not a folder; choose another --out`);
+    }
+    await refuseTakenFolder(out);
+    break;
+  }
+  try {
+    await Deno.writeTextFile(join(out, "config.json"), configFor(out), { createNew: true });
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) throw taken(out, "config.json");
+    throw e;
+  }
+  return out;
+}
+
+/**
+ * Make `metrics.jsonl` agree with a checkpoint of epoch `epoch`, as a resumed
+ * run needs: lines of later epochs (written before a kill that came ahead of
+ * their checkpoint) and a torn last line are dropped, and `last`, the
+ * checkpoint's own line, is appended if the kill came after the checkpoint but
+ * before its line. Rewritten atomically, and only when something changes;
+ * returns what changed, for a message.
+ */
+export async function reconcileMetrics(
+  file: string,
+  epoch: number,
+  last: EpochMetrics | undefined,
+): Promise<string | undefined> {
+  let text = "";
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const kept: string[] = [];
+  let dropped = 0, keptEpoch = 0;
+  for (const line of text.split("\n").filter((l) => l.trim() !== "")) {
+    let m: EpochMetrics | undefined;
+    try {
+      m = JSON.parse(line);
+    } catch { /* a line torn by the kill */ }
+    if (m && typeof m.epoch === "number" && m.epoch <= epoch) {
+      kept.push(line);
+      keptEpoch = Math.max(keptEpoch, m.epoch);
+    } else dropped++;
+  }
+  const added = last !== undefined && last.epoch === epoch && keptEpoch < epoch;
+  if (added) kept.push(JSON.stringify(last));
+  if (dropped === 0 && !added) return undefined;
+  await writeFileAtomic(file, kept.map((l) => l + "\n").join(""));
+  return [
+    dropped > 0 ? `dropped ${dropped} line(s) after epoch ${epoch} or torn` : "",
+    added ? `restored the line of epoch ${epoch} from the checkpoint` : "",
+  ].filter((s) => s).join("; ");
+}

@@ -27,7 +27,10 @@ Deno.test("train: bad flags exit 2 with a message naming the flag", async () => 
   for (
     const [args, message] of [
       [["vit", "--epochs", "zero"], /--epochs must be an integer >= 1, got "zero"/],
-      [["vit", "--preset", "huge"], /--preset must be one of tiny, small, base, hour, got "huge"/],
+      [
+        ["vit", "--preset", "huge"],
+        /--preset must be one of tiny, small, base, hour, hour-deep, got "huge"/,
+      ],
       [
         ["vit", "--backend", "tpu"],
         /--backend must be one of auto, webgpu, fast, wasm, cpu, got "tpu"/,
@@ -78,7 +81,7 @@ Deno.test("train --help lists the flags; info prints every preset", async () => 
   }
   const info = await run("info.ts", "--json");
   const rows = JSON.parse(info.stdout);
-  assert.equal(rows.length, 8);
+  assert.equal(rows.length, 10); // 4 shared presets x 2 kinds, 1 of each kind alone
 });
 
 Deno.test("eval reproduces the final accuracy of a batch-norm run from its checkpoint", async () => {

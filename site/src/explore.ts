@@ -86,7 +86,8 @@ export class Explorer {
     this.#view.caption.textContent = caption;
     const one = this.#images();
     try {
-      const { layers, rollout } = vitClassAttention(
+      // Awaited: the maps read tensors back, asynchronously where a backend needs it.
+      const { layers, rollout } = await vitClassAttention(
         this.#vit.params as ViTParams,
         one,
         this.#vit.spec.config as ViTConfig,
@@ -114,7 +115,7 @@ export class Explorer {
     } finally {
       one.dispose();
     }
-    this.#drawCnn();
+    await this.#drawCnn();
     await this.#showTop(set, index);
   }
 
@@ -125,11 +126,16 @@ export class Explorer {
     return brand(tf.tensor4d(pixels, [1, 32, 32, 3]), ["batch", "height", "width", "channels"]);
   }
 
-  #drawCnn(): void {
+  /** Redraw after a change of stage or query; a failure goes to the console. */
+  #redraw(): void {
+    this.#drawCnn().catch((e) => console.error(e));
+  }
+
+  async #drawCnn(): Promise<void> {
     if (!this.#set) return;
     const one = this.#images();
     try {
-      const { size, query, map, stage } = cnnQueryAttention(
+      const { size, query, map, stage } = await cnnQueryAttention(
         this.#cnn.params as CNNParams,
         one,
         this.#cnn.spec.config as CNNConfig,
@@ -173,7 +179,7 @@ export class Explorer {
       number,
     ];
     this.#stage = stage;
-    this.#drawCnn();
+    this.#redraw();
   }
 
   #pick(e: MouseEvent): void {
@@ -185,7 +191,7 @@ export class Explorer {
       cell(e.clientY - rect.top, rect.height),
       cell(e.clientX - rect.left, rect.width),
     ];
-    this.#drawCnn();
+    this.#redraw();
   }
 
   #key(e: KeyboardEvent): void {
@@ -203,6 +209,6 @@ export class Explorer {
       number,
       number,
     ];
-    this.#drawCnn();
+    this.#redraw();
   }
 }

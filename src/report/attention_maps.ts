@@ -31,7 +31,7 @@ function toGrid(values: ArrayLike<number>, side: number): Grid {
  * import { brand, initViT, Rng, vitClassAttention, VIT_PRESETS } from "@vision-attention/sa";
  * const config = VIT_PRESETS.tiny; // 4x4 patches of a 32x32 image: an 8x8 grid
  * const images = brand(tf.zeros([1, 32, 32, 3]), ["batch", "height", "width", "channels"]);
- * const { layers, rollout } = vitClassAttention(initViT(new Rng(0), config), images, config);
+ * const { layers, rollout } = await vitClassAttention(initViT(new Rng(0), config), images, config);
  * console.assert(layers.length === config.depth && rollout.length === 8 && rollout[0].length === 8);
  * ```
  */
@@ -73,7 +73,7 @@ export function vitClassAttention(
  * const config = CNN_PRESETS.tiny;
  * const images = brand(tf.zeros([1, 32, 32, 3]), ["batch", "height", "width", "channels"]);
  * const params = initCNN(new Rng(0), config);
- * const { size, map } = cnnQueryAttention(params, images, config, { query: [0, 0] });
+ * const { size, map } = await cnnQueryAttention(params, images, config, { query: [0, 0] });
  * console.assert(map.length === size); // from the top-left position to every position
  * ```
  */

@@ -59,6 +59,11 @@ Deno.test("deno.json grants each task only what it uses", async () => {
   assert.doesNotMatch(command("info"), /--allow-(env|write|ffi|run)/);
   assert.doesNotMatch(command("bench"), /--allow-write|--allow-run(?!=)/);
   assert.match(command("bench"), /--allow-run="\$\(deno eval -p 'Deno\.execPath\(\)'\)"/);
+  // site runs only deno (to bundle); serve reads and listens on the loopback, nothing more.
+  assert.match(command("site"), /--allow-run="\$\(deno eval -p 'Deno\.execPath\(\)'\)"/);
+  assert.doesNotMatch(command("site"), /--allow-(ffi|net)|--allow-run(?!=)/);
+  assert.doesNotMatch(command("serve"), /--allow-(write|ffi|run)|--allow-env(?!=)/);
+  assert.match(command("serve"), /--allow-net=127\.0\.0\.1(\s|$)/);
   const info = await denoTask("info", ["--json"]);
   assert.equal(info.code, 0, info.stderr);
   assert.equal(JSON.parse(info.stdout).length, 10); // 4 shared presets x 2 kinds, 2 of one kind
@@ -138,6 +143,8 @@ Deno.test("every task answers --help with its usage, exit 0", async () => {
       ["bench.ts", []],
       ["info.ts", []],
       ["data.ts", []],
+      ["site.ts", []],
+      ["serve.ts", []],
     ] as const
   ) {
     const r = await task(script, [...args, "--help"]);

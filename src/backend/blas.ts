@@ -78,6 +78,8 @@ let cached: Blas | null | undefined;
 export function openBlas(): Blas | null {
   if (cached !== undefined) return cached;
   cached = null;
+  // Browsers and Node have no Deno global: no FFI there, so no native BLAS.
+  if (typeof Deno === "undefined") return cached;
   let override: string | undefined;
   try {
     override = Deno.env.get("BLAS_LIBRARY");

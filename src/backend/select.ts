@@ -29,13 +29,16 @@ export interface BackendInfo {
   description: string;
 }
 
-interface AdapterLike {
+/** The parts of a WebGPU adapter that the choice reads. */
+export interface AdapterLike {
+  /** What the adapter says it is. */
   info?: {
     description?: string;
     vendor?: string;
     architecture?: string;
     device?: string;
   };
+  /** True for the browser's software fallback. */
   isFallbackAdapter?: boolean;
 }
 
@@ -73,6 +76,13 @@ let chosen: BackendInfo | null = null;
 /**
  * Set the tfjs backend (once per process; later calls must ask for the same
  * one) and return what was chosen. Prints one line unless `quiet`.
+ *
+ * @example
+ * ```ts
+ * import { selectBackend } from "@vision-attention/sa/backend";
+ * const backend = await selectBackend("cpu", true); // quiet: no log line
+ * console.assert(backend.name === "cpu");
+ * ```
  */
 export async function selectBackend(
   name: BackendName = "auto",

@@ -21,6 +21,14 @@ function isTensor(x: unknown): x is tf.Tensor {
 /**
  * Flatten a tree to `[dottedName, tensor]` pairs in a stable order (record
  * keys sorted, array items by index), e.g. `blocks.0.attn.qkv.w`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { flatten } from "@vision-attention/sa";
+ * const tree = { head: { w: tf.zeros([2, 2]), b: tf.zeros([2]) } };
+ * console.assert(flatten(tree).map(([name]) => name).join() === "head.b,head.w");
+ * ```
  */
 export function flatten(tree: ParamTree, prefix = ""): [string, tf.Tensor][] {
   if (isTensor(tree)) return [[prefix, tree]];

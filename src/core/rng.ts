@@ -5,7 +5,17 @@
  * @module
  */
 
-/** Seeded generator (mulberry32) with uniform, normal and integer draws. */
+/**
+ * Seeded generator (mulberry32) with uniform, normal and integer draws.
+ *
+ * @example
+ * ```ts
+ * import { Rng } from "@vision-attention/sa";
+ * const a = new Rng(42);
+ * const b = Rng.fromState(a.state); // e.g. restored from a checkpoint
+ * console.assert(a.uniform() === b.uniform() && a.int(10) === b.int(10));
+ * ```
+ */
 export class Rng {
   #state: number;
   #spare: number | null = null;

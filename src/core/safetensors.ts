@@ -11,20 +11,38 @@ import { flatten, type ParamTree, unflatten } from "./params.ts";
 
 /** One tensor's raw contents. */
 export interface RawTensor {
+  /** Element type: 32-bit floats or integers. */
   dtype: "F32" | "I32";
+  /** Size of each axis. */
   shape: number[];
+  /** The values, row-major. */
   data: Float32Array | Int32Array;
 }
 
 /** A decoded file: tensors by name plus string metadata. */
 export interface SafetensorsFile {
+  /** Tensors by name, in file order. */
   tensors: Map<string, RawTensor>;
+  /** The `__metadata__` strings. */
   metadata: Record<string, string>;
 }
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Serialise tensors (in the order given) and metadata to bytes. */
+/**
+ * Serialise tensors (in the order given) and metadata to bytes.
+ *
+ * @example
+ * ```ts
+ * import { decodeSafetensors, encodeSafetensors } from "@vision-attention/sa";
+ * const bytes = encodeSafetensors(
+ *   [["w", { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) }]],
+ *   { note: "hi" },
+ * );
+ * const file = decodeSafetensors(bytes);
+ * console.assert(file.tensors.get("w")!.data[1] === 2 && file.metadata.note === "hi");
+ * ```
+ */
 export function encodeSafetensors(
   tensors: Iterable<[string, RawTensor]>,
   metadata: Record<string, string> = {},

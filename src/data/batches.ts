@@ -19,6 +19,7 @@ const SIDE = 32, PLANE = SIDE * SIDE;
 export interface AugmentConfig {
   /** Pixels of zero padding for the random crop; 0 disables. */
   cropPadding: number;
+  /** Random horizontal flips. */
   flip: boolean;
 }
 
@@ -30,6 +31,15 @@ export const DEFAULT_AUGMENT: AugmentConfig = { cropPadding: 4, flip: true };
  * each image is randomly cropped and flipped per `augment`; without, it is
  * copied as is. Normalised by {@linkcode CIFAR_MEAN} / {@linkcode CIFAR_STD}.
  * Padding is zero in normalised units (the mean colour).
+ *
+ * @example
+ * ```ts
+ * import { fillBatch, Rng } from "@vision-attention/sa";
+ * const set = { images: new Uint8Array(2 * 3072).fill(128), labels: new Uint8Array([3, 5]), size: 2 };
+ * const out = new Float32Array(2 * 32 * 32 * 3), labels = new Int32Array(2);
+ * fillBatch(set, [1, 0], out, labels, new Rng(0)); // with a generator: random crops and flips
+ * console.assert(labels[0] === 5 && labels[1] === 3);
+ * ```
  */
 export function fillBatch(
   set: ImageSet,

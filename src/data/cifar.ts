@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { join } from "node:path";
+
+// A local join instead of node:path, so this module (its parser and class
+// names are platform-neutral) also loads in a browser; "/" works for Deno's
+// file APIs on every OS.
+function join(...parts: string[]): string {
+  return parts.join("/").replace(/\/{2,}/g, "/");
+}
 
 /** Bytes per record: 1 label + 32·32·3 pixels. */
 export const RECORD_BYTES = 3073;
@@ -28,20 +34,36 @@ export const CLASS_NAMES = [
 
 /** Images (planar bytes, `IMAGE_BYTES` each) and labels. */
 export interface ImageSet {
+  /** `size` images of `IMAGE_BYTES` planar bytes each. */
   images: Uint8Array;
+  /** One class index per image. */
   labels: Uint8Array;
+  /** Number of images. */
   size: number;
 }
 
 /** The training and test sets. */
 export interface Cifar10 {
+  /** The training images. */
   train: ImageSet;
+  /** The test images. */
   test: ImageSet;
   /** The folder that holds the `.bin` files. */
   dir: string;
 }
 
-/** Parse one batch file's bytes; errors name the file and the problem. */
+/**
+ * Parse one batch file's bytes; errors name the file and the problem.
+ *
+ * @example
+ * ```ts
+ * import { parseBatch, RECORD_BYTES } from "@vision-attention/sa";
+ * const bytes = new Uint8Array(2 * RECORD_BYTES); // each record: a label byte, 3072 pixel bytes
+ * bytes[RECORD_BYTES] = 7;
+ * const set = parseBatch(bytes, "two.bin");
+ * console.assert(set.size === 2 && set.labels[1] === 7);
+ * ```
+ */
 export function parseBatch(bytes: Uint8Array, file: string): ImageSet {
   if (bytes.length === 0 || bytes.length % RECORD_BYTES !== 0) {
     throw new Error(

@@ -64,6 +64,7 @@ export function attention(q: BHSD, k: BHSD, v: BHSD): BHSD {
 export interface MHAConfig {
   /** Model width; must divide by `heads`. */
   dim: number;
+  /** Attention heads. */
   heads: number;
 }
 

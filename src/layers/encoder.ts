@@ -14,7 +14,9 @@ import { initNorm, layerNorm, type NormParams } from "./norm.ts";
 
 /** Configuration of {@linkcode encoderBlock}. */
 export interface EncoderConfig {
+  /** Token width. */
   dim: number;
+  /** Attention heads; must divide `dim`. */
   heads: number;
   /** Hidden width of the MLP. */
   mlpDim: number;

@@ -24,6 +24,7 @@ import { initLinear, linear, type LinearParams } from "./linear.ts";
 
 /** Configuration of {@linkcode selfAttention2d}. */
 export interface SelfAttention2dConfig {
+  /** Channels of the feature map, in and out. */
   channels: number;
   /** Query/key width; default `channels / 8` (at least 1 per head). */
   qkChannels?: number;

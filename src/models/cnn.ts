@@ -33,6 +33,7 @@ import type { AttentionWeights } from "../layers/attention.ts";
 
 /** One stage: a 3x3 conv to `width` channels, optional pooling, optional attention. */
 export interface StageConfig {
+  /** Output channels of the stage's conv. */
   width: number;
   /** 2x2 max-pool after the conv (halves height and width). */
   downsample: boolean;
@@ -42,9 +43,13 @@ export interface StageConfig {
 
 /** Shape of a CNN-SA. */
 export interface CNNConfig {
+  /** Side of the square input images, in pixels. */
   imageSize: number;
+  /** Colour channels of the images. */
   channels: number;
+  /** Output channels of the stem conv. */
   stemWidth: number;
+  /** The stages, in order. */
   stages: StageConfig[];
   /** Width of the final 3x3 conv before pooling. */
   finalWidth: number;
@@ -57,6 +62,7 @@ export interface CNNConfig {
    * pooling, batch norm, ReLU (normalising after pooling costs a quarter).
    */
   norm?: "group" | "batch";
+  /** Output classes. */
   classes: number;
 }
 

@@ -143,12 +143,17 @@ export const CNN_PRESETS: Record<CNNPresetName, CNNConfig> = {
 
 /** One interface over both models. */
 export interface ModelSpec {
+  /** Which model. */
   kind: ModelKind;
+  /** The preset name, or `custom`. */
   preset: string;
+  /** The model's shape. */
   config: CNNConfig | ViTConfig;
+  /** Fresh parameters from a seeded generator. */
   init(rng: Rng): ParamTree;
   /** Logits; `rng` non-null means training (dropout on). */
   apply(params: ParamTree, images: Images, rng: Rng | null): Logits;
+  /** Exact parameter count. */
   paramCount: number;
   /** Forward FLOPs per image. */
   flops: number;
@@ -194,7 +199,19 @@ export function cnnSpec(config: CNNConfig, preset = "custom"): ModelSpec {
   };
 }
 
-/** The model of `kind` with the preset `preset`. */
+/**
+ * The model of `kind` with the preset `preset`.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { brand, modelSpec, Rng } from "@vision-attention/sa";
+ * const spec = modelSpec("cnn", "tiny");
+ * const params = spec.init(new Rng(0));
+ * const images = brand(tf.zeros([2, 32, 32, 3]), ["batch", "height", "width", "channels"]);
+ * console.assert(spec.apply(params, images, null).shape.join() === "2,10");
+ * ```
+ */
 export function modelSpec(kind: ModelKind, preset: string): ModelSpec {
   if (kind !== "cnn" && kind !== "vit") {
     throw new Error(`Unknown model "${kind}"; choose cnn or vit`);

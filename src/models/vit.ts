@@ -26,14 +26,23 @@ import { maxPool2x2 } from "../layers/pool.ts";
 
 /** Shape of a ViT. */
 export interface ViTConfig {
+  /** Side of the square input images, in pixels. */
   imageSize: number;
+  /** Colour channels of the images. */
   channels: number;
+  /** Side of a square patch (of the image, or of the tokenizer's feature map). */
   patchSize: number;
+  /** Token width. */
   dim: number;
+  /** Encoder blocks. */
   depth: number;
+  /** Attention heads per block. */
   heads: number;
+  /** Hidden width of each block's MLP. */
   mlpDim: number;
+  /** Output classes. */
   classes: number;
+  /** Dropout rate in training; default 0. */
   dropout?: number;
   /**
    * Widths of a convolutional tokenizer run before patchify: each entry is a

@@ -12,8 +12,11 @@ import type { RunRecord } from "./run_record.ts";
 
 /** mean and (sample) standard deviation. */
 export interface Stat {
+  /** Mean. */
   mean: number;
+  /** Sample standard deviation (0 for one value). */
   std: number;
+  /** Number of values. */
   n: number;
 }
 
@@ -28,21 +31,31 @@ export function stat(xs: number[]): Stat {
 export interface ModelResult {
   /** `kind:preset`, e.g. `cnn:hour`. */
   key: string;
+  /** Which model. */
   model: ModelKind;
+  /** Its preset. */
   preset: string;
   /** Whether the model has self-attention layers (every ViT does). */
   attention: boolean;
+  /** Parameter count. */
   params: number;
+  /** Forward FLOPs per image. */
   flopsPerImage: number;
+  /** The backend the runs used. */
   backend: string;
+  /** Epochs per run. */
   epochs: Stat;
+  /** Training seconds per run. */
   trainSeconds: Stat;
+  /** Training throughput per run. */
   imagesPerSecond: Stat;
   /** Final test accuracy with the run's test-time augmentation (`tta`). */
   finalTestAccuracy: Stat;
   /** Final test accuracy from one view. */
   finalTestAccuracyPlain: Stat;
+  /** The views `finalTestAccuracy` averaged. */
   tta: string;
+  /** Best per-epoch test accuracy per run. */
   bestTestAccuracy: Stat;
   /** Seed of each run, in the order of `runs`. */
   seeds: number[];
@@ -50,8 +63,11 @@ export interface ModelResult {
   seedAccuracy: number[];
   /** Final one-view test accuracy of each run, in the order of `runs`. */
   seedAccuracyPlain: number[];
+  /** Per-class final test accuracy, averaged over runs. */
   perClassAccuracy: number[];
+  /** Confusion counts `[label][predicted]`, summed over runs. */
   confusion: number[][];
+  /** The run folders. */
   runs: string[];
 }
 
@@ -110,15 +126,19 @@ const T_CRITICAL_95 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 
 export interface PairedResult {
   /** Keys of the two models; differences are `a - b`. */
   a: string;
+  /** The second model's key. */
   b: string;
   /** What the pair shows: the matched comparison, or an ablation. */
   role: "matched" | "ablation";
+  /** The seeds both models ran. */
   seeds: number[];
   /** Per-seed differences of final test accuracy (with TTA). */
   diffs: number[];
+  /** Mean and spread of `diffs`. */
   difference: Stat;
   /** Per-seed differences of final one-view test accuracy. */
   diffsPlain: number[];
+  /** Mean and spread of `diffsPlain`. */
   differencePlain: Stat;
   /** Paired t statistic of `diffs` (NaN below two seeds or with zero spread). */
   t: number;

@@ -24,6 +24,16 @@ function toGrid(values: ArrayLike<number>, side: number): Grid {
  * For image `index` of `images`: the class token's attention to each patch,
  * averaged over heads, per layer; and the rollout, the product over layers
  * of `(A + I) / 2` (heads averaged, rows renormalised), read at the class row.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { brand, initViT, Rng, vitClassAttention, VIT_PRESETS } from "@vision-attention/sa";
+ * const config = VIT_PRESETS.tiny; // 4x4 patches of a 32x32 image: an 8x8 grid
+ * const images = brand(tf.zeros([1, 32, 32, 3]), ["batch", "height", "width", "channels"]);
+ * const { layers, rollout } = await vitClassAttention(initViT(new Rng(0), config), images, config);
+ * console.assert(layers.length === config.depth && rollout.length === 8 && rollout[0].length === 8);
+ * ```
  */
 export function vitClassAttention(
   params: ViTParams,
@@ -55,6 +65,17 @@ export function vitClassAttention(
 /**
  * For image `index`: the attention of the first attending stage (or `stage`)
  * from the query position `query` (default: the centre) over all positions.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { brand, CNN_PRESETS, cnnQueryAttention, initCNN, Rng } from "@vision-attention/sa";
+ * const config = CNN_PRESETS.tiny;
+ * const images = brand(tf.zeros([1, 32, 32, 3]), ["batch", "height", "width", "channels"]);
+ * const params = initCNN(new Rng(0), config);
+ * const { size, map } = await cnnQueryAttention(params, images, config, { query: [0, 0] });
+ * console.assert(map.length === size); // from the top-left position to every position
+ * ```
  */
 export function cnnQueryAttention(
   params: CNNParams,

@@ -34,7 +34,9 @@ export const MAX_PARAM_GAP = 0.05;
 
 /** A model in a comparison: a kind and one of its presets, written `kind:preset`. */
 export interface ModelId {
+  /** Which model. */
   kind: ModelKind;
+  /** One of its presets. */
   preset: string;
 }
 
@@ -104,33 +106,51 @@ export interface CompareOptions {
   epochs: number;
   /** Alternative budget: training minutes per run (0: none). */
   minutes: number;
+  /** Runs per model, with seeds 0 .. seeds-1. */
   seeds: number;
   /** Images per step; by default each preset's own (256 for the hour presets). */
   batchSize?: number;
+  /** `sample`, or a folder with the CIFAR-10 binary files. */
   data: string;
+  /** Use only the first this many training images. */
   trainSize?: number;
+  /** Use only the first this many test images. */
   testSize?: number;
+  /** The tfjs backend. */
   backend: BackendName;
+  /** The folder the report, results and plots go to. */
   out: string;
   /** Reuse finished run folders instead of training. */
   runs?: string[];
   /** Finished runs shown beside the comparison at their own budget (e.g. 60-minute runs). */
   reference?: string[];
+  /** Silence progress. */
   quiet?: boolean;
 }
 
 /** A finished run shown beside the comparison at its own budget. */
 export interface ReferenceRun {
+  /** `kind:preset`. */
   key: string;
+  /** Which model. */
   model: ModelKind;
+  /** Its preset. */
   preset: string;
+  /** Parameter count. */
   params: number;
+  /** Epochs it trained. */
   epochs: number;
+  /** Training seconds. */
   trainSeconds: number;
+  /** What ended training: `epochs` or `minutes`. */
   stoppedBy: string;
+  /** Final test accuracy with its test-time augmentation. */
   testAccuracy: number;
+  /** Final test accuracy from one view. */
   testAccuracyPlain: number;
+  /** The views `testAccuracy` averaged. */
   tta: string;
+  /** The run folder. */
   dir: string;
 }
 
@@ -138,21 +158,30 @@ export interface ReferenceRun {
 export interface CompareResults {
   /** `epochs` when every run had the same epoch budget, else `minutes`. */
   budget: "epochs" | "minutes";
+  /** Epochs per run (the budget when `budget` is `epochs`). */
   epochs: number;
+  /** Minutes per run (the budget when `budget` is `minutes`). */
   minutes: number;
+  /** Runs per model. */
   seeds: number;
+  /** Training images per run. */
   trainImages: number;
+  /** Test images per run. */
   testImages: number;
   /** Relative parameter gap of the matched pair. */
   paramGap: number;
+  /** One result per model, in the order asked for. */
   models: ModelResult[];
+  /** Paired differences: the matched pair, then ablations. */
   pairs: PairedResult[];
+  /** Runs shown beside the comparison at their own budget. */
   references: ReferenceRun[];
+  /** Plot files written beside `results.json`. */
   plots: string[];
 }
 
 /** The settings that make a comparison; saved as `compare.json` to resume it. */
-type Plan = Omit<CompareOptions, "backend" | "out" | "runs" | "reference" | "quiet">;
+export type Plan = Omit<CompareOptions, "backend" | "out" | "runs" | "reference" | "quiet">;
 
 function planOf(o: CompareOptions): Plan {
   return {

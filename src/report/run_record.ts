@@ -10,9 +10,13 @@ import type { EpochMetrics, TrainSummary } from "../train/loop.ts";
 
 /** One finished run. */
 export interface RunRecord {
+  /** The run folder. */
   dir: string;
+  /** Its `config.json`. */
   config: TrainConfig;
+  /** Its `summary.json`. */
   summary: TrainSummary;
+  /** Its `metrics.jsonl`, one entry per epoch. */
   metrics: EpochMetrics[];
 }
 

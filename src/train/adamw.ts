@@ -9,9 +9,13 @@ import { flatten, mapTree, type ParamTree, unflatten } from "../core/params.ts";
 
 /** Optimizer settings. */
 export interface AdamWConfig {
+  /** Decay of the first moment. */
   beta1: number;
+  /** Decay of the second moment. */
   beta2: number;
+  /** Added to the second moment's root, for stability. */
   eps: number;
+  /** Decoupled weight decay (none on biases, norms, gammas, tokens, embeddings). */
   weightDecay: number;
   /** Clip the global gradient norm to this; 0 disables. */
   clipNorm: number;
@@ -28,8 +32,11 @@ export const ADAMW_DEFAULTS: AdamWConfig = {
 
 /** First and second moments shaped like the parameters, and the step count. */
 export interface AdamWState<P extends ParamTree> {
+  /** First moments. */
   m: P;
+  /** Second moments. */
   v: P;
+  /** Updates applied so far (for bias correction). */
   step: number;
 }
 

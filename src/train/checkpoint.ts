@@ -24,11 +24,17 @@ import type { EpochMetrics } from "./loop.ts";
  * checkpoints still resume.
  */
 export interface RunState {
+  /** The run's settings. */
   config: TrainConfig;
+  /** The last finished epoch. */
   epoch: number;
+  /** Steps taken so far. */
   step: number;
+  /** The generator's state, to resume bit for bit. */
   rng: Rng["state"];
+  /** Best per-epoch test accuracy so far. */
   bestTestAccuracy: number;
+  /** Training seconds so far (evaluation excluded). */
   trainSeconds: number;
   /**
    * The `metrics.jsonl` line of `epoch`: the checkpoint is written before the
@@ -64,13 +70,17 @@ export async function saveCheckpoint<P extends ParamTree>(
 
 /** What a checkpoint holds, before it is matched to a model. */
 export interface CheckpointHeader {
+  /** The model kind, as saved (`cnn` or `vit`). */
   model: string;
+  /** The preset name, as saved. */
   preset: string;
+  /** The run state, and the optimizer's step (null in weights-only files). */
   run: RunState & { optStep: number | null };
 }
 
 /** A checkpoint read from disk, not yet matched to a model. */
 export interface LoadedCheckpoint {
+  /** The file's metadata. */
   header: CheckpointHeader;
   /** Parameters shaped like `template`; errors name mismatched tensors. */
   params<P extends ParamTree>(template: P): P;
@@ -120,6 +130,22 @@ export async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
       `Cannot read checkpoint "${path}": ${(e as Error).message}`,
     );
   }
+  return parseCheckpoint(bytes, path);
+}
+
+/**
+ * A checkpoint from its bytes (fetched in a browser, say); `path` names it
+ * in errors. {@linkcode readCheckpoint} reads the file and calls this.
+ *
+ * @example
+ * ```ts
+ * import { checkpointModel, parseCheckpoint } from "@vision-attention/sa";
+ * const bytes = await Deno.readFile("weights/vit-hour.safetensors");
+ * const { spec, params } = checkpointModel(parseCheckpoint(bytes, "vit-hour.safetensors"));
+ * console.assert(spec.kind === "vit" && spec.preset === "hour");
+ * ```
+ */
+export function parseCheckpoint(bytes: Uint8Array, path: string): LoadedCheckpoint {
   const file = decodeSafetensors(bytes, path);
   const { model, preset, run } = file.metadata;
   if (!model || !preset || !run) {

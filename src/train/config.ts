@@ -11,26 +11,41 @@ import type { TestTimeAugmentation } from "./evaluate.ts";
 
 /** Everything a run depends on; saved as `config.json`. */
 export interface TrainConfig {
+  /** Which model to train. */
   model: ModelKind;
+  /** Preset name (see `PRESET_NAMES`). */
   preset: string;
+  /** Passes over the training set (the schedule's length). */
   epochs: number;
   /** Wall-clock budget; training stops cleanly and evaluates when it ends. 0: none. */
   minutes: number;
+  /** Images per step. */
   batchSize: number;
+  /** Peak learning rate. */
   lr: number;
+  /** AdamW's decoupled weight decay. */
   weightDecay: number;
+  /** Epochs of linear warmup (fractions allowed). */
   warmupEpochs: number;
+  /** Label smoothing of the cross-entropy. */
   labelSmoothing: number;
+  /** Clip the global gradient norm to this; 0 disables. */
   clipNorm: number;
+  /** Random crops and flips in training. */
   augment: boolean;
   /** Views averaged in the final evaluation (per-epoch evaluations use one). */
   tta: TestTimeAugmentation;
+  /** Seed of initialisation, order, augmentation and dropout. */
   seed: number;
   /** `sample`, or a folder with the CIFAR-10 binary files. */
   data: string;
+  /** Use only the first this many training images. */
   trainSize?: number;
+  /** Use only the first this many test images. */
   testSize?: number;
+  /** The tfjs backend (see `selectBackend`). */
   backend: BackendName;
+  /** The run folder. */
   out: string;
 }
 

@@ -17,10 +17,13 @@ import { type ApplyFn, predict } from "./step.ts";
 
 /** Evaluation results; accuracies are fractions in [0, 1]. */
 export interface EvalResult {
+  /** Top-1 accuracy. */
   accuracy: number;
+  /** Top-1 accuracy of each class, in label order. */
   perClassAccuracy: number[];
   /** `confusion[label][predicted]` counts. */
   confusion: number[][];
+  /** Images evaluated. */
   size: number;
   /**
    * Images whose logits hold NaN or an infinity: their predicted class is
@@ -57,7 +60,9 @@ export function ttaMode(value: unknown): TestTimeAugmentation {
 
 /** Options of {@linkcode evaluate}. */
 export interface EvalOptions {
+  /** Images per forward pass; default 250. */
   batchSize?: number;
+  /** Output classes; default 10. */
   classes?: number;
   /** Views averaged per image (default `none`: the image alone). */
   tta?: TestTimeAugmentation;
@@ -134,7 +139,19 @@ export function withTestTimeAugmentation(apply: ApplyFn, tta: TestTimeAugmentati
   return tta === "flip" ? flipped : withTranslateAveraging(flipped);
 }
 
-/** Evaluate `params` on every image of `set`. */
+/**
+ * Evaluate `params` on every image of `set`.
+ *
+ * @example
+ * ```ts
+ * import { evaluate, modelSpec, Rng } from "@vision-attention/sa";
+ * const spec = modelSpec("vit", "tiny");
+ * const params = spec.init(new Rng(0));
+ * const set = { images: new Uint8Array(4 * 3072), labels: new Uint8Array([0, 1, 2, 3]), size: 4 };
+ * const result = await evaluate(spec.apply, params, set, { tta: "flip" }); // each image and its mirror
+ * console.assert(result.size === 4 && result.confusion.length === 10);
+ * ```
+ */
 export async function evaluate(
   apply: ApplyFn,
   params: ParamTree,

@@ -11,6 +11,15 @@ import type { Logits, Scalar } from "../core/tensor.ts";
  * `labels` `[batch]`, with label smoothing `smoothing` (Szegedy et al. 2016):
  * the target puts `1 - smoothing` on the label and spreads `smoothing`
  * evenly over all classes.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { brand, crossEntropy } from "@vision-attention/sa";
+ * const logits = brand(tf.tensor2d([[0, 0], [0, 0]]), ["batch", "classes"]);
+ * const loss = crossEntropy(logits, tf.tensor1d([0, 1], "int32"), 0.1);
+ * console.assert(Math.abs(loss.dataSync()[0] - Math.log(2)) < 1e-6); // uniform logits: ln 2
+ * ```
  */
 export function crossEntropy(
   logits: Logits,

@@ -7,8 +7,11 @@
 
 /** Schedule settings. */
 export interface ScheduleConfig {
+  /** Learning rate at the end of warmup. */
   peakLr: number;
+  /** Steps of linear warmup. */
   warmupSteps: number;
+  /** Steps of the whole run; the cosine reaches `minLr` there. */
   totalSteps: number;
   /** Floor of the cosine; default 0. */
   minLr?: number;

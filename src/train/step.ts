@@ -21,7 +21,9 @@ import { correctCount, crossEntropy } from "./loss.ts";
 
 /** A batch of images and integer labels. */
 export interface Batch {
+  /** Normalised images. */
   images: Images;
+  /** Class indices, `int32`. */
   labels: tf.Tensor1D;
 }
 
@@ -34,17 +36,25 @@ export type ApplyFn = (
 
 /** Settings of one step. */
 export interface StepConfig {
+  /** Learning rate of this step. */
   lr: number;
+  /** Label smoothing of the cross-entropy (0: none). */
   labelSmoothing: number;
+  /** AdamW settings. */
   optimizer: AdamWConfig;
 }
 
 /** What a step reports (plain numbers: the step syncs once). */
 export interface StepResult<P extends ParamTree> {
+  /** The updated parameters (the old ones are disposed). */
   params: P;
+  /** The updated optimizer state. */
   state: AdamWState<ParamTree>;
+  /** Mean loss on the batch, before the update. */
   loss: number;
+  /** Correctly classified images of the batch, before the update. */
   correct: number;
+  /** Global gradient norm, before clipping. */
   gradNorm: number;
 }
 
@@ -54,6 +64,21 @@ export interface StepResult<P extends ParamTree> {
  * unchanged), then one AdamW update. `state` is shaped like the trainable
  * part. Disposes the old parameters and state (the returned ones replace
  * them), so a loop holds a constant number of tensors.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { ADAMW_DEFAULTS, brand, initAdamW, modelSpec, Rng, trainStep } from "@vision-attention/sa";
+ * const spec = modelSpec("vit", "tiny"), rng = new Rng(0);
+ * const params = spec.init(rng);
+ * const batch = {
+ *   images: brand(tf.randomNormal([4, 32, 32, 3]), ["batch", "height", "width", "channels"]),
+ *   labels: tf.tensor1d([0, 1, 2, 3], "int32"),
+ * };
+ * const config = { lr: 1e-3, labelSmoothing: 0.1, optimizer: ADAMW_DEFAULTS };
+ * const r = await trainStep(spec.apply, params, initAdamW(params), batch, config, rng);
+ * console.assert(Number.isFinite(r.loss) && r.state.step === 1); // r.params replace params
+ * ```
  */
 export async function trainStep<P extends ParamTree>(
   apply: ApplyFn,

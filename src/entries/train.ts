@@ -1,0 +1,28 @@
+/**
+ * Training runs in Deno: the loop that writes a run folder (`config.json`,
+ * `metrics.jsonl`, an atomic `checkpoint.safetensors` after each epoch,
+ * `summary.json`), resumable from its checkpoint; checkpoints and parameter
+ * files on disk. One step of training (`trainStep`), AdamW and checkpoints
+ * as bytes are platform-neutral and live in the root entry.
+ *
+ * @example Train the tiny ViT for one epoch on 256 images of a CIFAR-10 folder
+ * ```ts
+ * import { defaultConfig } from "@vision-attention/sa";
+ * import { train } from "@vision-attention/sa/train";
+ * const summary = await train({
+ *   ...defaultConfig("vit"),
+ *   preset: "tiny",
+ *   epochs: 1,
+ *   data: "data/sample",
+ *   trainSize: 256,
+ *   testSize: 100,
+ *   out: await Deno.makeTempDir(),
+ * }, { quiet: true });
+ * console.assert(summary.steps === 2 && summary.testImages === 100);
+ * ```
+ *
+ * @module
+ */
+export * from "../train/loop.ts";
+export { readCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
+export { loadParams, saveParams, writeFileAtomic } from "../core/safetensors.ts";

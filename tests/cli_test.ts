@@ -27,7 +27,10 @@ Deno.test("train: bad flags exit 2 with a message naming the flag", async () => 
   for (
     const [args, message] of [
       [["vit", "--epochs", "zero"], /--epochs must be an integer >= 1, got "zero"/],
-      [["vit", "--preset", "huge"], /--preset must be one of tiny, small, base, hour, hour-deep, got "huge"/],
+      [
+        ["vit", "--preset", "huge"],
+        /--preset must be one of tiny, small, base, hour, hour-deep, got "huge"/,
+      ],
       [
         ["vit", "--backend", "tpu"],
         /--backend must be one of auto, webgpu, fast, wasm, cpu, got "tpu"/,

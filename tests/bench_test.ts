@@ -1,8 +1,13 @@
+import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { type BenchRecord, goals } from "../tasks/bench.ts";
 import { openBlas } from "../src/backend/blas.ts";
 import { jsSgemm } from "../src/backend/js_sgemm.ts";
-import { sgemmProbe } from "../src/train/measure.ts";
+import { CNN_PRESETS, cnnSpec, modelSpec } from "../src/models/presets.ts";
+import { measure, sgemmProbe, trainingBatchSize } from "../src/train/measure.ts";
+import { setup } from "./_setup.ts";
+
+await setup();
 
 Deno.test("goals() relates the fast path to stock cpu and to the sgemm probe", () => {
   const records: BenchRecord[] = [
@@ -16,6 +21,7 @@ Deno.test("goals() relates the fast path to stock cpu and to the sgemm probe", (
       gflops: 30,
       batchSize: 128,
       steps: 8,
+      stepRange: [190, 210],
     },
     {
       model: "vit",
@@ -26,6 +32,7 @@ Deno.test("goals() relates the fast path to stock cpu and to the sgemm probe", (
       gflops: 0.6,
       batchSize: 8,
       steps: 2,
+      stepRange: [3.9, 4.1],
     },
   ];
   assert.deepEqual(goals(records), [
@@ -44,4 +51,24 @@ Deno.test("the sgemm probe and the portable sgemm agree with a hand-computed pro
     assert.deepEqual([...c], [19 + 23, 22 + 31, 43 + 34, 50 + 46]);
   }
   assert.ok(sgemmProbe(jsSgemm, [[16, 16, 16]]) > 0);
+});
+
+Deno.test("measure() trains a model with buffers (batch-norm statistics)", async () => {
+  // The batch-norm CNN keeps untrained buffers under params.stats; the
+  // optimizer state must cover only the trainable leaves.
+  const spec = cnnSpec({ ...CNN_PRESETS.tiny, norm: "batch" }, "tiny-bn");
+  const before = tf.memory().numTensors;
+  for (const mode of ["train", "infer"] as const) {
+    const r = await measure(spec, mode, { batchSize: 4, steps: 2, maxSeconds: 5, warmup: 1 });
+    assert.equal(r.steps, 2);
+    assert.ok(r.imagesPerSecond > 0 && r.gflops > 0);
+    assert.ok(r.stepRange[0] <= r.imagesPerSecond && r.imagesPerSecond <= r.stepRange[1]);
+  }
+  assert.equal(tf.memory().numTensors, before, "measure() leaks tensors");
+});
+
+Deno.test("trainingBatchSize() is the batch the preset trains with", () => {
+  assert.equal(trainingBatchSize(modelSpec("cnn", "hour")), 256);
+  assert.equal(trainingBatchSize(modelSpec("vit", "hour")), 256);
+  assert.equal(trainingBatchSize(modelSpec("vit", "small")), 128);
 });

@@ -3,8 +3,10 @@ import assert from "node:assert/strict";
 import { type BenchRecord, goals } from "../tasks/bench.ts";
 import { openBlas } from "../src/backend/blas.ts";
 import { jsSgemm } from "../src/backend/js_sgemm.ts";
+import { timeKernels } from "../src/backend/kernel_timer.ts";
 import { CNN_PRESETS, cnnSpec, modelSpec } from "../src/models/presets.ts";
 import { measure, sgemmProbe, trainingBatchSize } from "../src/train/measure.ts";
+import { formatProfile, profileSteps } from "../src/train/profile.ts";
 import { setup } from "./_setup.ts";
 
 await setup();
@@ -71,4 +73,34 @@ Deno.test("trainingBatchSize() is the batch the preset trains with", () => {
   assert.equal(trainingBatchSize(modelSpec("cnn", "hour")), 256);
   assert.equal(trainingBatchSize(modelSpec("vit", "hour")), 256);
   assert.equal(trainingBatchSize(modelSpec("vit", "small")), 128);
+});
+
+Deno.test("timeKernels() counts each kernel call once and restores the kernels", () => {
+  const x = tf.ones([4, 4]);
+  const timer = timeKernels();
+  tf.tidy(() => tf.add(tf.matMul(x, x), tf.matMul(x, x, false, true)));
+  const stats = timer.stop();
+  const calls = Object.fromEntries(stats.map((s) => [s.name, s.count]));
+  assert.deepEqual(calls, { BatchMatMul: 2, Add: 1 });
+  assert.ok(stats.every((s) => s.ms >= 0));
+  tf.tidy(() => tf.matMul(x, x)); // after stop(): not counted, still works
+  assert.deepEqual(timer.read().map((s) => s.count), stats.map((s) => s.count));
+  x.dispose();
+});
+
+Deno.test("profileSteps() splits a step into kernels and the time outside them", async () => {
+  const p = await profileSteps(modelSpec("vit", "tiny"), "test", {
+    batchSize: 4,
+    steps: 1,
+    warmup: 1,
+  });
+  assert.ok(p.kernelCalls > 100, `${p.kernelCalls} kernel calls`);
+  assert.ok(Math.abs(p.kernelMs + p.outsideMs - p.stepMs) < 1e-6);
+  assert.ok(p.kernelMs > 0 && p.kernelMs <= p.stepMs);
+  assert.ok(p.kernels.some((k) => k.name === "BatchMatMul"));
+  assert.deepEqual(p.kernels.map((k) => k.ms), p.kernels.map((k) => k.ms).sort((a, b) => b - a));
+  const text = formatProfile(p, 3);
+  assert.match(text, /^vit tiny, batch 4/);
+  assert.match(text, /outside kernels/);
+  assert.equal(text.split("\n").length, 2 + 3 + 3); // title, header, top 3, rest, all, outside
 });

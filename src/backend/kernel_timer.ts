@@ -1,0 +1,84 @@
+/**
+ * Wall-clock time per tfjs kernel, measured by wrapping every kernel the
+ * active backend registers. tfjs's own `tf.profile()` times kernels too, but
+ * on backends without a GPU timer it reads back every output (`dataSync`)
+ * and, with `CHECK_COMPUTATION_FOR_ERRORS`, scans it for NaNs: that adds
+ * work outside the kernels, which is exactly the time we want to see. A
+ * wrapper costs two `performance.now()` calls per kernel.
+ *
+ * On the CPU backends (wasm, the fast path, cpu) kernels run synchronously,
+ * so a kernel's time is its compute time. On WebGPU it is only the time to
+ * record and submit the work.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+
+/** Calls and total milliseconds of one kernel. */
+export interface KernelStat {
+  name: string;
+  count: number;
+  ms: number;
+}
+
+/** A running timer; {@linkcode KernelTimer.stop} restores the kernels. */
+export interface KernelTimer {
+  /** Clear the counts (after a warm-up, say). */
+  reset(): void;
+  /** Stats so far, slowest first, without kernels that were never called. */
+  read(): KernelStat[];
+  /** Restore the original kernels and return the stats. */
+  stop(): KernelStat[];
+}
+
+/**
+ * Time every kernel of the active backend until `stop()`. Kernels that call
+ * other registered kernels count once, at the outermost call, so the stats
+ * add up to the time spent inside kernels.
+ */
+export function timeKernels(): KernelTimer {
+  const backendName = tf.getBackend();
+  const originals = tf.getKernelsForBackend(backendName);
+  const stats = new Map<string, KernelStat>();
+  let depth = 0;
+  for (const config of originals) {
+    const stat: KernelStat = { name: config.kernelName, count: 0, ms: 0 };
+    stats.set(config.kernelName, stat);
+    const inner = config.kernelFunc;
+    const timed: tf.KernelFunc = (args) => {
+      if (depth > 0) return inner(args);
+      depth++;
+      const start = performance.now();
+      try {
+        return inner(args);
+      } finally {
+        stat.ms += performance.now() - start;
+        stat.count++;
+        depth--;
+      }
+    };
+    tf.unregisterKernel(config.kernelName, backendName);
+    tf.registerKernel({ ...config, kernelFunc: timed });
+  }
+  const read = () =>
+    [...stats.values()].filter((s) => s.count > 0).map((s) => ({ ...s })).sort((a, b) =>
+      b.ms - a.ms
+    );
+  let stopped = false;
+  return {
+    reset() {
+      for (const s of stats.values()) s.count = s.ms = 0;
+    },
+    read,
+    stop() {
+      if (!stopped) {
+        for (const config of originals) {
+          tf.unregisterKernel(config.kernelName, backendName);
+          tf.registerKernel(config);
+        }
+        stopped = true;
+      }
+      return read();
+    },
+  };
+}

@@ -1,0 +1,51 @@
+/**
+ * `deno task profile --model cnn|vit --preset P [--batch-size N] [--steps K]`:
+ * where one training step's time goes, per kernel (calls, milliseconds,
+ * share of the step) and outside kernels, on the step the training loop and
+ * the bench run. `--json` prints the profile as one JSON object.
+ */
+import { parseArgs } from "node:util";
+import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
+import { choiceFlag, numberFlag, runMain } from "../src/cli/args.ts";
+import { modelSpec, PRESET_NAMES } from "../src/models/presets.ts";
+import { trainingBatchSize } from "../src/train/measure.ts";
+import { formatProfile, profileSteps } from "../src/train/profile.ts";
+
+const USAGE = `Usage: deno task profile --model cnn|vit --preset ${PRESET_NAMES.join("|")}
+  [--batch-size N (default: the preset's training batch)] [--steps K (default 3)]
+  [--warmup W (default 2)] [--top T (default 15)] [--backend auto|fast|...] [--json]`;
+
+async function main(args: string[]): Promise<void> {
+  const { values: v } = parseArgs({
+    args,
+    strict: true,
+    options: {
+      model: { type: "string" },
+      preset: { type: "string" },
+      "batch-size": { type: "string" },
+      steps: { type: "string" },
+      warmup: { type: "string" },
+      top: { type: "string" },
+      backend: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean" },
+    },
+  });
+  if (v.help) return console.log(USAGE);
+  const model = choiceFlag("model", v.model ?? "vit", ["cnn", "vit"] as const)!;
+  const preset = choiceFlag("preset", v.preset ?? "hour", PRESET_NAMES)!;
+  const spec = modelSpec(model, preset);
+  const batchSize = numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }) ??
+    trainingBatchSize(spec);
+  const steps = numberFlag("steps", v.steps, { integer: true, min: 1 }) ?? 3;
+  const warmup = numberFlag("warmup", v.warmup, { integer: true, min: 0 }) ?? 2;
+  const top = numberFlag("top", v.top, { integer: true, min: 1 }) ?? 15;
+  const backend = await selectBackend(
+    choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto",
+    v.json,
+  );
+  const profile = await profileSteps(spec, backend.name, { batchSize, steps, warmup });
+  console.log(v.json ? JSON.stringify(profile) : formatProfile(profile, top));
+}
+
+if (import.meta.main) await runMain(() => main(Deno.args));

@@ -13,7 +13,8 @@ import { formatProfile, profileSteps } from "../src/train/profile.ts";
 
 const USAGE = `Usage: deno task profile --model cnn|vit --preset ${PRESET_NAMES.join("|")}
   [--batch-size N (default: the preset's training batch)] [--steps K (default 3)]
-  [--warmup W (default 2)] [--top T (default 15)] [--backend auto|fast|...] [--json]`;
+  [--warmup W (default 2)] [--top T (default 15)] [--by-shape] [--backend auto|fast|...] [--json]
+--by-shape times each kernel at each combination of input shapes separately.`;
 
 async function main(args: string[]): Promise<void> {
   const { values: v } = parseArgs({
@@ -26,6 +27,7 @@ async function main(args: string[]): Promise<void> {
       steps: { type: "string" },
       warmup: { type: "string" },
       top: { type: "string" },
+      "by-shape": { type: "boolean" },
       backend: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean" },
@@ -44,7 +46,12 @@ async function main(args: string[]): Promise<void> {
     choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto",
     v.json,
   );
-  const profile = await profileSteps(spec, backend.name, { batchSize, steps, warmup });
+  const profile = await profileSteps(spec, backend.name, {
+    batchSize,
+    steps,
+    warmup,
+    byShape: v["by-shape"],
+  });
   console.log(v.json ? JSON.stringify(profile) : formatProfile(profile, top));
 }
 

@@ -85,6 +85,10 @@ Deno.test("timeKernels() counts each kernel call once and restores the kernels",
   assert.ok(stats.every((s) => s.ms >= 0));
   tf.tidy(() => tf.matMul(x, x)); // after stop(): not counted, still works
   assert.deepEqual(timer.read().map((s) => s.count), stats.map((s) => s.count));
+  const byShape = timeKernels({ byShape: true });
+  tf.tidy(() => tf.matMul(x, tf.ones([4, 2])));
+  const named = new Map(byShape.stop().map((s) => [s.name, s.count]));
+  assert.equal(named.get("BatchMatMul [4,4] [4,2]"), 1, [...named.keys()].join(", "));
   x.dispose();
 });
 

@@ -14,8 +14,9 @@
  */
 import * as tf from "@tensorflow/tfjs";
 
-/** Calls and total milliseconds of one kernel. */
+/** Calls and total milliseconds of one kernel (or one kernel at one input shape). */
 export interface KernelStat {
+  /** The kernel's name, followed by its input shapes when timed `byShape`. */
   name: string;
   count: number;
   ms: number;
@@ -32,18 +33,26 @@ export interface KernelTimer {
 }
 
 /**
- * Time every kernel of the active backend until `stop()`. Kernels that call
- * other registered kernels count once, at the outermost call, so the stats
- * add up to the time spent inside kernels.
+ * Time every kernel of the active backend until `stop()`; with `byShape`,
+ * each kernel at each combination of input shapes separately (as
+ * `BatchMatMul [256,65,128] [128,384]`). Kernels that call other registered
+ * kernels count once, at the outermost call, so the stats add up to the
+ * time spent inside kernels.
  */
-export function timeKernels(): KernelTimer {
+export function timeKernels(options: { byShape?: boolean } = {}): KernelTimer {
   const backendName = tf.getBackend();
   const originals = tf.getKernelsForBackend(backendName);
   const stats = new Map<string, KernelStat>();
+  const statOf = (name: string, inputs: tf.NamedTensorInfoMap) => {
+    const key = options.byShape
+      ? `${name} ${Object.values(inputs).map((t) => `[${t?.shape ?? ""}]`).join(" ")}`
+      : name;
+    let stat = stats.get(key);
+    if (!stat) stats.set(key, stat = { name: key, count: 0, ms: 0 });
+    return stat;
+  };
   let depth = 0;
   for (const config of originals) {
-    const stat: KernelStat = { name: config.kernelName, count: 0, ms: 0 };
-    stats.set(config.kernelName, stat);
     const inner = config.kernelFunc;
     const timed: tf.KernelFunc = (args) => {
       if (depth > 0) return inner(args);
@@ -52,6 +61,7 @@ export function timeKernels(): KernelTimer {
       try {
         return inner(args);
       } finally {
+        const stat = statOf(config.kernelName, args.inputs);
         stat.ms += performance.now() - start;
         stat.count++;
         depth--;
@@ -67,7 +77,7 @@ export function timeKernels(): KernelTimer {
   let stopped = false;
   return {
     reset() {
-      for (const s of stats.values()) s.count = s.ms = 0;
+      stats.clear();
     },
     read,
     stop() {

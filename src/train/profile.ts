@@ -10,7 +10,7 @@ import { type KernelStat, timeKernels } from "../backend/kernel_timer.ts";
 import type { ModelSpec } from "../models/presets.ts";
 import { trainingSteps } from "./measure.ts";
 
-/** One kernel's share of a step, averaged over the profiled steps. */
+/** One kernel's (or kernel and shape's) share of a step, averaged over the profiled steps. */
 export interface KernelShare extends KernelStat {
   /** Fraction of the step's wall-clock time. */
   share: number;
@@ -41,14 +41,14 @@ export interface StepProfile {
 export async function profileSteps(
   spec: ModelSpec,
   backend: string,
-  options: { batchSize: number; steps: number; warmup?: number },
+  options: { batchSize: number; steps: number; warmup?: number; byShape?: boolean },
 ): Promise<StepProfile> {
   const stepper = await trainingSteps(spec, { batchSize: options.batchSize });
   let stats: KernelStat[];
   let stepMs = 0;
   try {
     for (let i = 0; i < (options.warmup ?? 2); i++) await stepper.step();
-    const timer = timeKernels();
+    const timer = timeKernels({ byShape: options.byShape });
     try {
       for (let i = 0; i < options.steps; i++) stepMs += await stepper.step();
     } finally {
@@ -82,8 +82,9 @@ export async function profileSteps(
 
 /** The profile as a table: the `top` slowest kernels, the rest, and the time outside kernels. */
 export function formatProfile(p: StepProfile, top = 15): string {
+  const width = Math.max(24, ...p.kernels.slice(0, top).map((k) => k.name.length));
   const row = (name: string, count: string, ms: number) =>
-    `${name.padEnd(24)} ${count.padStart(7)} ${ms.toFixed(1).padStart(9)} ${
+    `${name.padEnd(width)} ${count.padStart(7)} ${ms.toFixed(1).padStart(9)} ${
       (100 * ms / p.stepMs).toFixed(1).padStart(6)
     }%`;
   const rest = p.kernels.slice(top);
@@ -93,7 +94,7 @@ export function formatProfile(p: StepProfile, top = 15): string {
     } ms per step ` +
     `(${(p.batchSize * 1000 / p.stepMs).toFixed(1)} images/s), ${Math.round(p.kernelCalls)} ` +
     `kernel calls, mean of ${p.steps} steps`,
-    `${"kernel".padEnd(24)} ${"calls".padStart(7)} ${"ms".padStart(9)} ${"share".padStart(7)}`,
+    `${"kernel".padEnd(width)} ${"calls".padStart(7)} ${"ms".padStart(9)} ${"share".padStart(7)}`,
     ...p.kernels.slice(0, top).map((k) => row(k.name, fmtCount(k.count), k.ms)),
   ];
   if (rest.length > 0) {

@@ -207,7 +207,9 @@ async function main(args: string[]): Promise<void> {
   if (blas) records.push({ path: "sgemm", gflops: probe!, library: blas.library });
   for (const path of paths) {
     if (!v.json) console.error(`bench: ${path} ...`);
-    const timeout = 8 * maxSeconds * presets.length + 120;
+    // Per preset: four measurements of up to maxSeconds, each after two
+    // warm-up steps that at batch 256 on a shared machine take as long again.
+    const timeout = 12 * maxSeconds * presets.length + 120;
     for (const r of await runChild(path, presets, maxSeconds, batchSize, timeout)) {
       records.push("gflops" in r && probe ? { ...r, sgemmShare: r.gflops / probe } : r);
     }

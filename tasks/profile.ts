@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
-import { choiceFlag, numberFlag, runMain } from "../src/cli/args.ts";
+import { choiceFlag, numberFlag, runMain, UsageError } from "../src/cli/args.ts";
 import { modelSpec, PRESET_NAMES } from "../src/models/presets.ts";
 import { trainingBatchSize } from "../src/train/measure.ts";
 import { formatProfile, profileSteps } from "../src/train/profile.ts";
@@ -35,8 +35,14 @@ async function main(args: string[]): Promise<void> {
   });
   if (v.help) return console.log(USAGE);
   const model = choiceFlag("model", v.model ?? "vit", ["cnn", "vit"] as const)!;
-  const preset = choiceFlag("preset", v.preset ?? "hour", PRESET_NAMES)!;
-  const spec = modelSpec(model, preset);
+  // modelSpec() knows every preset name, including ones only one kind has.
+  const spec = (() => {
+    try {
+      return modelSpec(model, v.preset ?? "hour");
+    } catch (e) {
+      throw new UsageError(`--preset: ${(e as Error).message}`);
+    }
+  })();
   const batchSize = numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }) ??
     trainingBatchSize(spec);
   const steps = numberFlag("steps", v.steps, { integer: true, min: 1 }) ?? 3;

@@ -1,15 +1,19 @@
 /**
  * `deno task bench [--json]`: training and inference images/s and achieved
- * GFLOP/s of both models' presets on every backend path, plus a native sgemm
- * probe of the machine's limit. Each path runs in its own process (a process
- * has one tfjs backend); slow paths run small batches and few steps.
+ * GFLOP/s of both models' presets (by default the `hour` pair we train) on
+ * every backend path, plus a native sgemm probe of the machine's limit and
+ * each figure's share of it. The fast path runs each preset at its training
+ * batch size, with the training loop's own step on augmented real images
+ * (`src/train/measure.ts`), so its images/s is what training gets. Each path
+ * runs in its own process (a process has one tfjs backend); slow paths run
+ * small batches and few steps.
  */
 import { parseArgs } from "node:util";
 import { openBlas } from "../src/backend/blas.ts";
 import { type BackendName, selectBackend } from "../src/backend/select.ts";
 import { numberFlag, runMain, UsageError } from "../src/cli/args.ts";
 import { modelSpec } from "../src/models/presets.ts";
-import { measure, sgemmProbe } from "../src/train/measure.ts";
+import { measure, sgemmProbe, trainingBatchSize } from "../src/train/measure.ts";
 
 /** One result row, as `--json` prints it. */
 export type BenchRecord =
@@ -22,6 +26,10 @@ export type BenchRecord =
     gflops: number;
     batchSize: number;
     steps: number;
+    /** Images/s of the slowest and the fastest step. */
+    stepRange: [number, number];
+    /** `gflops` as a fraction of the sgemm probe's, when there is a probe. */
+    sgemmShare?: number;
   }
   | { model: string; preset: string; path: string; mode: "train" | "infer"; error: string }
   | { path: "sgemm"; gflops: number; library: string };
@@ -30,13 +38,20 @@ const PATHS = ["fast", "wasm", "cpu", "webgpu"] as const;
 /** Paths that are orders of magnitude slower get small batches. */
 const SLOW = new Set(["wasm", "cpu", "webgpu"]);
 
-async function child(path: BackendName, presets: string[], maxSeconds: number): Promise<void> {
+async function child(
+  path: BackendName,
+  presets: string[],
+  maxSeconds: number,
+  batchSizeFlag: number | undefined,
+): Promise<void> {
   const info = await selectBackend(path, true);
   for (const preset of presets) {
     for (const model of ["cnn", "vit"] as const) {
       for (const mode of ["train", "infer"] as const) {
         const spec = modelSpec(model, preset);
-        const batchSize = SLOW.has(path) ? (mode === "train" ? 8 : 32) : 128;
+        const batchSize = SLOW.has(path)
+          ? (mode === "train" ? 8 : 32)
+          : batchSizeFlag ?? trainingBatchSize(spec);
         let record: BenchRecord;
         try {
           const r = await measure(spec, mode, {
@@ -64,6 +79,7 @@ async function runChild(
   path: string,
   presets: string[],
   maxSeconds: number,
+  batchSize: number | undefined,
   timeoutSeconds: number,
 ): Promise<BenchRecord[]> {
   const args = [
@@ -80,6 +96,7 @@ async function runChild(
     presets.join(","),
     "--max-seconds",
     String(maxSeconds),
+    ...(batchSize ? ["--batch-size", String(batchSize)] : []),
   ];
   const proc = new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" })
     .spawn();
@@ -104,19 +121,23 @@ async function runChild(
 
 function table(records: BenchRecord[]): string {
   const lines = [
-    "| path | model | preset | mode | batch | images/s | GFLOP/s |",
-    "|---|---|---|---|---:|---:|---:|",
+    "| path | model | preset | mode | batch | images/s | steps (range) | GFLOP/s | of sgemm |",
+    "|---|---|---|---|---:|---:|---|---:|---:|",
   ];
   for (const r of records) {
     if ("error" in r) {
-      lines.push(`| ${r.path} | ${r.model} | ${r.preset} | ${r.mode} | | error: ${r.error} | |`);
+      lines.push(
+        `| ${r.path} | ${r.model} | ${r.preset} | ${r.mode} | | error: ${r.error} | | | |`,
+      );
     } else if ("model" in r) {
+      const [lo, hi] = r.stepRange.map((x) => x.toFixed(1));
+      const share = r.sgemmShare === undefined ? "" : `${(100 * r.sgemmShare).toFixed(1)}%`;
       lines.push(
         `| ${r.path} | ${r.model} | ${r.preset} | ${r.mode} | ${r.batchSize} | ${
           r.imagesPerSecond.toFixed(1)
-        } | ${r.gflops.toFixed(1)} |`,
+        } | ${r.steps} (${lo}-${hi}) | ${r.gflops.toFixed(1)} | ${share} |`,
       );
-    } else lines.push(`| sgemm (${r.library}) | | | | | | ${r.gflops.toFixed(1)} |`);
+    } else lines.push(`| sgemm (${r.library}) | | | | | | | ${r.gflops.toFixed(1)} | 100% |`);
   }
   return lines.join("\n");
 }
@@ -158,21 +179,22 @@ async function main(args: string[]): Promise<void> {
       paths: { type: "string" },
       presets: { type: "string" },
       "max-seconds": { type: "string" },
+      "batch-size": { type: "string" },
       child: { type: "string" },
       help: { type: "boolean" },
     },
   });
   if (v.help) {
     return console.log(
-      `Usage: deno task bench [--json] [--paths ${
-        PATHS.join(",")
-      }] [--presets small] [--max-seconds 30]`,
+      `Usage: deno task bench [--json] [--paths ${PATHS.join(",")}] [--presets hour,small]
+  [--max-seconds 30] [--batch-size N (fast path; default: each preset's training batch)]`,
     );
   }
-  const presets = (v.presets ?? "small").split(",");
+  const presets = (v.presets ?? "hour").split(",");
   for (const p of presets) modelSpec("vit", p); // validates the names
   const maxSeconds = numberFlag("max-seconds", v["max-seconds"], { min: 1 }) ?? 30;
-  if (v.child) return await child(v.child as BackendName, presets, maxSeconds);
+  const batchSize = numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 });
+  if (v.child) return await child(v.child as BackendName, presets, maxSeconds, batchSize);
   const paths = (v.paths ?? PATHS.join(",")).split(",");
   for (const p of paths) {
     if (!PATHS.includes(p as typeof PATHS[number])) {
@@ -181,12 +203,16 @@ async function main(args: string[]): Promise<void> {
   }
   const records: BenchRecord[] = [];
   const blas = openBlas();
-  if (blas) records.push({ path: "sgemm", gflops: sgemmProbe(blas.sgemm), library: blas.library });
+  const probe = blas ? sgemmProbe(blas.sgemm) : undefined;
+  if (blas) records.push({ path: "sgemm", gflops: probe!, library: blas.library });
   for (const path of paths) {
     if (!v.json) console.error(`bench: ${path} ...`);
-    records.push(
-      ...await runChild(path, presets, maxSeconds, 8 * maxSeconds * presets.length + 120),
-    );
+    // Per preset: four measurements of up to maxSeconds, each after two
+    // warm-up steps that at batch 256 on a shared machine take as long again.
+    const timeout = 12 * maxSeconds * presets.length + 120;
+    for (const r of await runChild(path, presets, maxSeconds, batchSize, timeout)) {
+      records.push("gflops" in r && probe ? { ...r, sgemmShare: r.gflops / probe } : r);
+    }
   }
   console.log(
     v.json ? JSON.stringify(records) : `${table(records)}\n\n${goals(records).join("\n")}`,

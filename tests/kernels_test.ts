@@ -98,7 +98,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "fast kernels: sum, slice, split and identity agree with cpu",
+  name: "fast kernels: sum, slice, split, identity and cast agree with cpu",
   ignore: !fast,
   fn: async () => {
     const x = seeded([3, 4, 5, 6], 5);
@@ -114,6 +114,24 @@ Deno.test({
       (t) => tf.concat(tf.split(t, [1, 3, 2], 3).map((p, i) => tf.mul(p, i + 1)), 3),
     );
     await agree("identity", [x], (t) => tf.add(tf.clone(t), 1));
+    await agree("cast to its own dtype", [x], (t) => tf.mul(tf.cast(t, "float32"), t));
+    await agree(
+      "cast to int32 and back",
+      [x],
+      (t) => tf.cast(tf.cast(tf.mul(t, 3), "int32"), "float32"),
+      false,
+    );
+    const original = tf.tensor1d([1.5, -2]), same = tf.cast(original, "float32");
+    assert.equal(same.dataId, original.dataId, "a cast to the same dtype copies");
+    original.dispose(); // the cast shares the data, which must outlive the original
+    assert.deepEqual([...same.dataSync()], [1.5, -2]);
+    same.dispose();
+    assert.deepEqual([...tf.cast(tf.tensor1d([0, 3, -2], "int32"), "float32").dataSync()], [
+      0,
+      3,
+      -2,
+    ]);
+    assert.deepEqual([...tf.cast(tf.tensor1d([1.7, -1.7]), "int32").dataSync()], [1, -1]);
     await agree("concat last axis", [x, seeded([3, 4, 5, 2], 6)], (a, b) => tf.concat([a, b], 3));
     await agree("concat axis 1", [x, seeded([3, 1, 5, 6], 7)], (a, b) => tf.concat([b, a, b], 1));
     const img = seeded([2, 6, 7, 3], 8);

@@ -17,7 +17,7 @@ import {
   conv2dForward,
   maxPoolGrad,
 } from "./conv_kernels.ts";
-import { concat, identity, slice, splitV } from "./copy_kernels.ts";
+import { cast, concat, identity, slice, splitV } from "./copy_kernels.ts";
 import { type KernelFunc, prod, replaceKernel } from "./kernel_common.ts";
 import {
   checkWasmInternals,
@@ -195,6 +195,7 @@ export function installFastKernels(
     replaceKernel("Sum", sumKernel(sgemm));
   }
   replaceKernel("Identity", identity);
+  replaceKernel("Cast", cast);
   replaceKernel("MaxPoolGrad", maxPoolGrad);
   replaceKernel("Concat", concat);
   // Absent from stock tfjs-backend-wasm 4.22.0: registered, not replaced.

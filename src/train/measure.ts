@@ -1,17 +1,99 @@
 /**
- * Throughput measurement of training steps and inference, shared by the
- * bench task and its tests.
+ * Throughput of training steps and inference as training runs them, shared
+ * by the bench and profile tasks and their tests: real CIFAR-10 images (the
+ * shipped sample), augmented and uploaded per step as the training loop
+ * does, through the same {@linkcode trainStep} and optimizer settings.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { disposeTree } from "../core/params.ts";
+import { disposeTree, type ParamTree, splitBuffers } from "../core/params.ts";
 import { Rng } from "../core/rng.ts";
-import { brand } from "../core/tensor.ts";
+import { brand, type Images } from "../core/tensor.ts";
+import { fillBatch } from "../data/batches.ts";
+import { type ImageSet, loadCifar10 } from "../data/cifar.ts";
 import type { ModelSpec } from "../models/presets.ts";
 import type { Sgemm } from "../backend/blas.ts";
-import { ADAMW_DEFAULTS, initAdamW } from "./adamw.ts";
-import { trainStep } from "./step.ts";
+import { ADAMW_DEFAULTS, type AdamWState, initAdamW } from "./adamw.ts";
+import { dataDir, defaultConfig, presetDefaults } from "./config.ts";
+import { predict, trainStep } from "./step.ts";
+
+/** The batch size a preset trains with (`presetDefaults`, else the default). */
+export function trainingBatchSize(spec: ModelSpec): number {
+  return presetDefaults(spec.kind, spec.preset).batchSize ?? defaultConfig(spec.kind).batchSize;
+}
+
+/** Steps of a model on real images; see {@linkcode trainingSteps}. */
+export interface Stepper {
+  /** One training step (or forward pass); returns its wall-clock milliseconds. */
+  step(): Promise<number>;
+  /** Dispose the parameters and optimizer state. */
+  dispose(): void;
+}
+
+/**
+ * Training steps (or, with `mode: "infer"`, forward passes that read the
+ * logits back as evaluation does) of a freshly initialised `spec` at
+ * `batchSize`. Each step fills a batch from the shipped sample with the
+ * training augmentation and uploads it, as the training loop does, so its
+ * time is the loop's per-step time; learning rate and optimizer settings are
+ * the preset's.
+ */
+export async function trainingSteps(
+  spec: ModelSpec,
+  options: { batchSize: number; mode?: "train" | "infer"; seed?: number },
+): Promise<Stepper> {
+  const data = await sampleImages();
+  const rng = new Rng(options.seed ?? 0), b = options.batchSize;
+  let params: ParamTree = spec.init(rng.fork());
+  // Buffers (batch-norm statistics) are not trained: no optimizer state.
+  let state: AdamWState<ParamTree> = initAdamW(splitBuffers(params).trainable);
+  const config = { ...defaultConfig(spec.kind), ...presetDefaults(spec.kind, spec.preset) };
+  const stepConfig = {
+    lr: config.lr,
+    labelSmoothing: config.labelSmoothing,
+    optimizer: { ...ADAMW_DEFAULTS, weightDecay: config.weightDecay, clipNorm: config.clipNorm },
+  };
+  const pixels = new Float32Array(b * 3072), labels = new Int32Array(b);
+  let next = 0;
+  const batch = () => {
+    const order = Int32Array.from({ length: b }, () => next++ % data.size);
+    fillBatch(data, order, pixels, labels, rng);
+    const images: Images = brand(tf.tensor4d(pixels, [b, 32, 32, 3]), [
+      "batch",
+      "height",
+      "width",
+      "channels",
+    ]);
+    return { images, labels: tf.tensor1d(labels, "int32") };
+  };
+  return {
+    async step() {
+      const start = performance.now();
+      const { images, labels } = batch();
+      if (options.mode === "infer") {
+        await predict(spec.apply, params, images);
+      } else {
+        const r = await trainStep(spec.apply, params, state, { images, labels }, stepConfig, rng);
+        params = r.params;
+        state = r.state;
+      }
+      tf.dispose([images, labels]);
+      return performance.now() - start;
+    },
+    dispose() {
+      [params, state.m, state.v].forEach(disposeTree);
+    },
+  };
+}
+
+let sample: Promise<ImageSet> | null = null;
+
+/** The shipped sample's 1,000 training images, loaded once per process. */
+function sampleImages(): Promise<ImageSet> {
+  sample ??= loadCifar10(dataDir("sample"), { testSize: 1 }).then((d) => d.train);
+  return sample;
+}
 
 /** One measurement. */
 export interface Throughput {
@@ -21,66 +103,46 @@ export interface Throughput {
   gflops: number;
   batchSize: number;
   steps: number;
+  /** Images/s of the slowest and the fastest measured step: the spread. */
+  stepRange: [number, number];
 }
 
 /**
- * Images/s of training steps (or forward passes) at `batchSize`, after two
- * warm-up steps; measures up to `steps` steps or `maxSeconds`, whichever
- * comes first (at least one).
+ * Images/s of training steps (or forward passes) at `batchSize`, after
+ * `warmup` steps (default 2); measures up to `steps` steps or `maxSeconds`,
+ * whichever comes first (at least one).
  */
 export async function measure(
   spec: ModelSpec,
   mode: "train" | "infer",
-  options: { batchSize: number; steps: number; maxSeconds: number },
+  options: { batchSize: number; steps: number; maxSeconds: number; warmup?: number },
 ): Promise<Throughput> {
-  const rng = new Rng(0);
-  let params = spec.init(rng);
-  let state = initAdamW(params);
   const b = options.batchSize;
-  const images = brand(tf.randomNormal([b, 32, 32, 3], 0, 1, "float32", 1), [
-    "batch",
-    "height",
-    "width",
-    "channels",
-  ]);
-  const labels = tf.tensor1d(Array.from({ length: b }, (_, i) => i % 10), "int32");
-  const once = async () => {
-    if (mode === "train") {
-      const r = await trainStep(spec.apply, params, state, { images, labels }, {
-        lr: 1e-4,
-        labelSmoothing: 0.1,
-        optimizer: ADAMW_DEFAULTS,
-      }, rng);
-      params = r.params;
-      state = r.state;
-    } else {
-      const logits = tf.tidy(() => spec.apply(params, images, null));
-      await logits.data();
-      logits.dispose();
+  const stepper = await trainingSteps(spec, { batchSize: b, mode });
+  const times: number[] = [];
+  try {
+    // Warm-up: kernel compilation, JIT, and the heap's growth to its working
+    // size (first-touch page faults are slow on this VM); two steps settle it.
+    for (let i = 0; i < (options.warmup ?? 2); i++) await stepper.step();
+    let spent = 0;
+    while (
+      times.length < options.steps && (times.length === 0 || spent < options.maxSeconds * 1e3)
+    ) {
+      times.push(await stepper.step());
+      spent += times.at(-1)!;
     }
-  };
-  // Warm-up: kernel compilation, JIT, and the heap's growth to its working
-  // size (first-touch page faults are slow on this VM); two steps settle it.
-  await once();
-  await once();
-  let steps = 0;
-  const start = performance.now();
-  while (
-    steps < options.steps && (steps === 0 || performance.now() - start < options.maxSeconds * 1000)
-  ) {
-    await once();
-    steps++;
+  } finally {
+    stepper.dispose();
   }
-  const seconds = (performance.now() - start) / 1000;
-  tf.dispose([images, labels]);
-  [params, state.m, state.v].forEach(disposeTree);
-  const imagesPerSecond = (steps * b) / seconds;
+  const seconds = times.reduce((s, t) => s + t, 0) / 1000;
+  const imagesPerSecond = (times.length * b) / seconds;
   return {
     mode,
     imagesPerSecond,
     gflops: (imagesPerSecond * spec.flops * (mode === "train" ? 3 : 1)) / 1e9,
     batchSize: b,
-    steps,
+    steps: times.length,
+    stepRange: [(b * 1000) / Math.max(...times), (b * 1000) / Math.min(...times)],
   };
 }
 

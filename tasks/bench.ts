@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { openBlas } from "../src/backend/blas.ts";
 import { type BackendName, selectBackend } from "../src/backend/select.ts";
 import { numberFlag, runMain, UsageError } from "../src/cli/args.ts";
-import { modelSpec } from "../src/models/presets.ts";
+import { modelSpec, presetNames } from "../src/models/presets.ts";
 import { measure, sgemmProbe, trainingBatchSize } from "../src/train/measure.ts";
 
 /** One result row, as `--json` prints it. */
@@ -38,6 +38,8 @@ const PATHS = ["fast", "wasm", "cpu", "webgpu"] as const;
 /** Paths that are orders of magnitude slower get small batches. */
 const SLOW = new Set(["wasm", "cpu", "webgpu"]);
 
+const KINDS = ["cnn", "vit"] as const;
+
 async function child(
   path: BackendName,
   presets: string[],
@@ -46,7 +48,7 @@ async function child(
 ): Promise<void> {
   const info = await selectBackend(path, true);
   for (const preset of presets) {
-    for (const model of ["cnn", "vit"] as const) {
+    for (const model of KINDS.filter((k) => presetNames(k).includes(preset))) {
       for (const mode of ["train", "infer"] as const) {
         const spec = modelSpec(model, preset);
         const batchSize = SLOW.has(path)
@@ -191,7 +193,15 @@ async function main(args: string[]): Promise<void> {
     );
   }
   const presets = (v.presets ?? "hour").split(",");
-  for (const p of presets) modelSpec("vit", p); // validates the names
+  for (const p of presets) {
+    if (!KINDS.some((k) => presetNames(k).includes(p))) {
+      throw new UsageError(
+        `--presets: no model has a preset "${p}"; choose from ${
+          [...new Set(KINDS.flatMap((k) => presetNames(k)))].join(", ")
+        }`,
+      );
+    }
+  }
   const maxSeconds = numberFlag("max-seconds", v["max-seconds"], { min: 1 }) ?? 30;
   const batchSize = numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 });
   if (v.child) return await child(v.child as BackendName, presets, maxSeconds, batchSize);

@@ -79,6 +79,9 @@ export function defaultConfig(model: ModelKind): TrainConfig {
  */
 export function presetDefaults(model: ModelKind, preset: string): Partial<TrainConfig> {
   if (preset !== "hour" && !preset.startsWith("hour-")) return {};
+  // The six-block ViT's step at batch 192 or more outgrows the wasm heap
+  // (4 GiB): it takes batch 128 and the peak rate scaled by about sqrt(1/2).
+  if (preset === "hour-deep") return { batchSize: 128, lr: 1e-3, warmupEpochs: 0.5, epochs: 30 };
   return model === "cnn"
     ? { batchSize: 256, lr: 3e-3, warmupEpochs: 0.5, epochs: 30 }
     : { batchSize: 256, lr: 1.5e-3, warmupEpochs: 0.5, epochs: 30 };

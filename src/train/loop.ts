@@ -99,6 +99,19 @@ export interface TrainSummary {
   out: string;
 }
 
+/**
+ * The wasm backend's only word when its heap (capped at 4 GiB) cannot grow
+ * is "Aborted()"; say what that means and what to do.
+ */
+function explainAbort(e: unknown, batchSize: number): unknown {
+  if (!(e instanceof Error) || !e.message.startsWith("Aborted(")) return e;
+  return new Error(
+    `The wasm backend aborted during a training step at batch ${batchSize}, most likely out of ` +
+      `memory (its heap is capped at 4 GiB and a step keeps every activation for the gradients); ` +
+      `try --batch-size ${Math.max(1, Math.floor(batchSize / 2))}`,
+  );
+}
+
 /** Raised when the loss stops being finite. */
 export class NonFiniteLossError extends Error {}
 
@@ -192,7 +205,8 @@ async function trainEpoch<P extends ParamTree>(
     lr = learningRate(schedule, Math.max(run.step, timeStep));
     const stepConfig = { lr, labelSmoothing: config.labelSmoothing, optimizer: ctx.optimizer };
     const stepStart = performance.now();
-    const r = await trainStep(ctx.spec.apply, params, state, batch, stepConfig, ctx.rng);
+    const r = await trainStep(ctx.spec.apply, params, state, batch, stepConfig, ctx.rng)
+      .catch((e) => Promise.reject(explainAbort(e, config.batchSize)));
     lastStepSeconds = (performance.now() - stepStart) / 1000;
     tf.dispose([batch.images, batch.labels]);
     params = r.params;

@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import { openBlas } from "./blas.ts";
 import { installFastKernels } from "./fast_kernels.ts";
 import { jsSgemm } from "./js_sgemm.ts";
+import { describeAdapter, isSoftwareAdapter, requestAdapter } from "./webgpu.ts";
 
 /** Backend names accepted by `--backend`. */
 export const BACKEND_NAMES = ["auto", "webgpu", "fast", "wasm", "cpu"] as const;
@@ -29,44 +30,8 @@ export interface BackendInfo {
   description: string;
 }
 
-interface AdapterLike {
-  info?: {
-    description?: string;
-    vendor?: string;
-    architecture?: string;
-    device?: string;
-  };
-  isFallbackAdapter?: boolean;
-}
-
-/** The WebGPU adapter, or null when there is none. */
-async function findAdapter(): Promise<AdapterLike | null> {
-  const gpu = (globalThis.navigator as {
-    gpu?: { requestAdapter(): Promise<AdapterLike | null> };
-  }).gpu;
-  if (!gpu) return null;
-  try {
-    return await gpu.requestAdapter();
-  } catch {
-    return null;
-  }
-}
-
-function describeAdapter(a: AdapterLike): string {
-  const i = a.info ?? {};
-  // The description names the device ("llvmpipe (LLVM 15.0.6, 256 bits)");
-  // vendor and device are often bare PCI ids, so they are only a fallback.
-  return i.description || [i.vendor, i.architecture, i.device].filter((s) => s).join(" ") ||
-    "unknown adapter";
-}
-
-/** True for software rasterisers (llvmpipe, lavapipe, SwiftShader, WARP). */
-export function isSoftwareAdapter(a: AdapterLike): boolean {
-  if (a.isFallbackAdapter) return true;
-  return /llvmpipe|lavapipe|swiftshader|software|warp|microsoft basic/i.test(
-    describeAdapter(a),
-  );
-}
+/** True for software adapters (see {@linkcode describeAdapter}). */
+export { isSoftwareAdapter };
 
 let chosen: BackendInfo | null = null;
 
@@ -91,27 +56,27 @@ export async function selectBackend(
     }
     return chosen;
   }
+  // Before any backend writes a tensor: tfjs's cpu backend otherwise greets
+  // every process with "Hi, looks like you are running TensorFlow.js in
+  // Node.js..." (PROD only silences tfjs's warnings and logs in 4.22).
+  tf.env().set("PROD", true);
   let resolved: BackendInfo["name"];
   let description = "", skipped = "";
+  const adapter = name === "auto" || name === "webgpu" ? await requestAdapter() : null;
+  if (name === "webgpu" && !adapter) {
+    throw new Error(
+      "--backend webgpu: navigator.gpu offers no adapter here; use --backend auto or fast",
+    );
+  }
+  if (adapter && name === "auto" && isSoftwareAdapter(adapter)) {
+    skipped = ` (WebGPU adapter "${describeAdapter(adapter)}" is a software rasteriser: not used)`;
+  }
   if (name === "auto" || name === "webgpu") {
-    const adapter = await findAdapter();
-    if (adapter && name === "auto" && isSoftwareAdapter(adapter)) {
-      skipped = ` (WebGPU adapter "${
-        describeAdapter(adapter)
-      }" is a software rasteriser: not used)`;
-    }
-    if (name === "webgpu" && !adapter) {
-      throw new Error(
-        "--backend webgpu: navigator.gpu offers no adapter here; use --backend auto or fast",
-      );
-    }
     resolved = adapter && (name === "webgpu" || !isSoftwareAdapter(adapter)) ? "webgpu" : "fast";
-    if (resolved === "webgpu") {
-      description = `webgpu on ${describeAdapter(adapter!)}`;
-    }
   } else {
     resolved = name;
   }
+  if (resolved === "webgpu") description = `webgpu on ${describeAdapter(adapter!)}`;
   const tfName = resolved === "fast" ? "wasm" : resolved;
   // Loaded on demand: importing this library registers no backend that needs
   // async start-up, so plain tfjs code keeps working on the cpu backend.

@@ -15,7 +15,7 @@ import * as tf from "@tensorflow/tfjs";
 import { openBlas } from "./blas.ts";
 import { installFastKernels } from "./fast_kernels.ts";
 import { jsSgemm } from "./js_sgemm.ts";
-import { describeAdapter, isSoftwareAdapter, requestAdapter } from "./webgpu.ts";
+import { describeAdapter, isSoftwareAdapter, requestAdapter, startWebGPU } from "./webgpu.ts";
 
 /** Backend names accepted by `--backend`. */
 export const BACKEND_NAMES = ["auto", "webgpu", "fast", "wasm", "cpu"] as const;
@@ -76,16 +76,19 @@ export async function selectBackend(
   } else {
     resolved = name;
   }
-  if (resolved === "webgpu") description = `webgpu on ${describeAdapter(adapter!)}`;
-  const tfName = resolved === "fast" ? "wasm" : resolved;
-  // Loaded on demand: importing this library registers no backend that needs
-  // async start-up, so plain tfjs code keeps working on the cpu backend.
-  if (tfName === "wasm") await import("@tensorflow/tfjs-backend-wasm");
-  if (tfName === "webgpu") await import("@tensorflow/tfjs-backend-webgpu");
-  if (!(await tf.setBackend(tfName))) {
-    throw new Error(`tfjs could not start its ${tfName} backend`);
+  if (resolved === "webgpu") {
+    const limits = await startWebGPU(adapter!);
+    description = `webgpu on ${describeAdapter(adapter!)} (${limits})`;
+  } else {
+    // Loaded on demand: importing this library registers no backend that
+    // needs async start-up, so plain tfjs code keeps working on cpu.
+    if (resolved === "fast" || resolved === "wasm") await import("@tensorflow/tfjs-backend-wasm");
+    const tfName = resolved === "fast" ? "wasm" : resolved;
+    if (!(await tf.setBackend(tfName))) {
+      throw new Error(`tfjs could not start its ${tfName} backend`);
+    }
+    await tf.ready();
   }
-  await tf.ready();
   if (resolved === "fast") {
     const blas = openBlas();
     installFastKernels(blas ? blas.sgemm : jsSgemm, { matmul: blas !== null });

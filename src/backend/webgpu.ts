@@ -1,9 +1,17 @@
 /**
- * The WebGPU adapter: found without Mesa printing "XDG_RUNTIME_DIR is
- * invalid or not set", and described (name, API, software or not).
+ * tfjs's WebGPU backend on a device we create ourselves, so that:
+ *
+ * - the device has every limit the adapter offers, not WebGPU's defaults
+ *   (8 storage buffers per shader stage instead of, say, 32);
+ * - the kernels it gets wrong are ours ({@linkcode installWebGPUKernels});
+ * - Mesa does not print "XDG_RUNTIME_DIR is invalid or not set" when probing.
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
+import { checkWebGPUInternals } from "./webgpu_internals.ts";
+import { guardSyncReads, installWebGPUKernels } from "./webgpu_kernels.ts";
+
 /** What we read of an adapter (a `GPUAdapter`, or a stand-in in tests). */
 export interface AdapterLike {
   info?: {
@@ -101,4 +109,81 @@ export function describeAdapter(a: AdapterLike): string {
   const name = adapterName(a), api = graphicsApi(a);
   const via = api === "Vulkan" && /llvmpipe/i.test(name) ? "Vulkan (lavapipe)" : api;
   return `${name}${via ? ` via ${via}` : ""}${isSoftwareAdapter(a) ? ", software" : ""}`;
+}
+
+function envFlag(name: string): boolean {
+  try {
+    return Deno.env.get(name) === "1";
+  } catch {
+    return false;
+  }
+}
+
+/** Every limit the adapter supports, at its maximum. */
+function adapterLimits(adapter: GPUAdapter): Record<string, number> {
+  const limits: Record<string, number> = {};
+  for (const key in adapter.limits) {
+    const value = (adapter.limits as unknown as Record<string, unknown>)[key];
+    if (typeof value === "number") limits[key] = value;
+  }
+  return limits;
+}
+
+/**
+ * A device with the adapter's limits (falling back to the few tfjs asks for
+ * plus storage buffers, should an implementation refuse the full set).
+ */
+async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has("timestamp-query")
+    ? ["timestamp-query"] // kernel times in tf.profile
+    : [];
+  const all = adapterLimits(adapter);
+  const essential = Object.fromEntries(
+    [
+      "maxStorageBuffersPerShaderStage",
+      "maxStorageBufferBindingSize",
+      "maxBufferSize",
+      "maxComputeWorkgroupStorageSize",
+      "maxComputeWorkgroupsPerDimension",
+      "maxComputeWorkgroupSizeX",
+      "maxComputeInvocationsPerWorkgroup",
+    ].filter((k) => k in all).map((k) => [k, all[k]]),
+  );
+  // WEBGPU_DEFAULT_LIMITS=1 keeps WebGPU's defaults (8 storage buffers per
+  // stage): what a browser or a stricter implementation gives; the tests use
+  // it to show that no kernel relies on the raised limits.
+  if (envFlag("WEBGPU_DEFAULT_LIMITS")) return await adapter.requestDevice({ requiredFeatures });
+  try {
+    return await adapter.requestDevice({ requiredFeatures, requiredLimits: all });
+  } catch {
+    return await adapter.requestDevice({ requiredFeatures, requiredLimits: essential });
+  }
+}
+
+/**
+ * Register tfjs's `webgpu` backend on our own device for `adapter`, make it
+ * the current backend, and install our kernels and sync-read guard. Returns a note on the device's limits for the log.
+ */
+export async function startWebGPU(adapter: GPUAdapter): Promise<string> {
+  // The import registers the kernels and tfjs's own factory (a default-limits
+  // device); ours replaces the factory.
+  const { WebGPUBackend } = await import("@tensorflow/tfjs-backend-webgpu");
+  const device = await requestDevice(adapter);
+  tf.removeBackend("webgpu");
+  tf.registerBackend(
+    "webgpu",
+    () =>
+      new WebGPUBackend(
+        device as unknown as ConstructorParameters<typeof WebGPUBackend>[0],
+        adapter.info as unknown as ConstructorParameters<typeof WebGPUBackend>[1],
+      ),
+    3,
+  );
+  if (!(await tf.setBackend("webgpu"))) throw new Error("tfjs could not start its webgpu backend");
+  await tf.ready();
+  const backend = tf.backend();
+  checkWebGPUInternals(backend);
+  installWebGPUKernels();
+  guardSyncReads(backend);
+  return `${device.limits.maxStorageBuffersPerShaderStage} storage buffers per shader stage`;
 }

@@ -3,12 +3,15 @@
  *
  * - the device has every limit the adapter offers, not WebGPU's defaults
  *   (8 storage buffers per shader stage instead of, say, 32);
+ * - its errors are captured ({@linkcode installErrorCapture}) instead of
+ *   silently dropping command batches;
  * - the kernels it gets wrong are ours ({@linkcode installWebGPUKernels});
  * - Mesa does not print "XDG_RUNTIME_DIR is invalid or not set" when probing.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { installErrorCapture } from "./webgpu_errors.ts";
 import { checkWebGPUInternals } from "./webgpu_internals.ts";
 import { guardSyncReads, installWebGPUKernels } from "./webgpu_kernels.ts";
 
@@ -162,7 +165,8 @@ async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
 
 /**
  * Register tfjs's `webgpu` backend on our own device for `adapter`, make it
- * the current backend, and install our kernels and sync-read guard. Returns a note on the device's limits for the log.
+ * the current backend, and install our error capture, kernels and sync-read
+ * guard. Returns a note on the device's limits for the log.
  */
 export async function startWebGPU(adapter: GPUAdapter): Promise<string> {
   // The import registers the kernels and tfjs's own factory (a default-limits
@@ -183,6 +187,7 @@ export async function startWebGPU(adapter: GPUAdapter): Promise<string> {
   await tf.ready();
   const backend = tf.backend();
   checkWebGPUInternals(backend);
+  installErrorCapture(backend);
   installWebGPUKernels();
   guardSyncReads(backend);
   return `${device.limits.maxStorageBuffersPerShaderStage} storage buffers per shader stage`;

@@ -14,6 +14,7 @@ import {
   withBuffers,
 } from "../core/params.ts";
 import type { Rng } from "../core/rng.ts";
+import { guardWebGPU } from "../backend/webgpu_errors.ts";
 import type { Images, Logits } from "../core/tensor.ts";
 import { type AdamWConfig, type AdamWState, adamwStep } from "./adamw.ts";
 import { adamwStepOnHost } from "./adamw_host.ts";
@@ -53,9 +54,26 @@ export interface StepResult<P extends ParamTree> {
  * of `params` (buffers, see {@linkcode splitBuffers}, pass through
  * unchanged), then one AdamW update. `state` is shaped like the trainable
  * part. Disposes the old parameters and state (the returned ones replace
- * them), so a loop holds a constant number of tensors.
+ * them), so a loop holds a constant number of tensors. On WebGPU, a device
+ * error during the step (a kernel over a limit, out of memory) throws a
+ * `WebGPUError` naming the step, before anything computed in it is used.
  */
-export async function trainStep<P extends ParamTree>(
+export function trainStep<P extends ParamTree>(
+  apply: ApplyFn,
+  params: P,
+  state: AdamWState<ParamTree>,
+  batch: Batch,
+  config: StepConfig,
+  rng: Rng,
+): Promise<StepResult<P>> {
+  return guardWebGPU(
+    `training step ${state.step + 1}`,
+    () => unguardedStep(apply, params, state, batch, config, rng),
+    "Training stopped; nothing computed in this step was kept or checkpointed.",
+  );
+}
+
+async function unguardedStep<P extends ParamTree>(
   apply: ApplyFn,
   params: P,
   state: AdamWState<ParamTree>,

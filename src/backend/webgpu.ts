@@ -5,15 +5,17 @@
  *   (8 storage buffers per shader stage instead of, say, 32);
  * - its errors are captured ({@linkcode installErrorCapture}) instead of
  *   silently dropping command batches;
- * - the kernels it gets wrong are ours ({@linkcode installWebGPUKernels});
+ * - the kernels it lacks or gets wrong are ours ({@linkcode installWebGPUKernels});
+ * - its work is counted ({@linkcode installCounters});
  * - Mesa does not print "XDG_RUNTIME_DIR is invalid or not set" when probing.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { installCounters } from "./webgpu_counters.ts";
 import { installErrorCapture } from "./webgpu_errors.ts";
 import { checkWebGPUInternals } from "./webgpu_internals.ts";
-import { guardSyncReads, installWebGPUKernels } from "./webgpu_kernels.ts";
+import { guardSyncReads, installWebGPUKernels, shareScalarConstants } from "./webgpu_kernels.ts";
 
 /** What we read of an adapter (a `GPUAdapter`, or a stand-in in tests). */
 export interface AdapterLike {
@@ -165,14 +167,19 @@ async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
 
 /**
  * Register tfjs's `webgpu` backend on our own device for `adapter`, make it
- * the current backend, and install our error capture, kernels and sync-read
- * guard. Returns a note on the device's limits for the log.
+ * the current backend, and install our kernels, error capture, sync-read
+ * guard and counters. Returns a note on the device's limits for the log.
  */
 export async function startWebGPU(adapter: GPUAdapter): Promise<string> {
   // The import registers the kernels and tfjs's own factory (a default-limits
   // device); ours replaces the factory.
   const { WebGPUBackend } = await import("@tensorflow/tfjs-backend-webgpu");
   const device = await requestDevice(adapter);
+  // tfjs runs small ops on host-resident inputs on the CPU; in training that
+  // only moves work (and a dozen shader compilations) from the first step to
+  // the second, once the parameters live on the GPU. Off, the first step is
+  // what every step costs.
+  tf.env().set("WEBGPU_CPU_FORWARD", false);
   tf.removeBackend("webgpu");
   tf.registerBackend(
     "webgpu",
@@ -190,5 +197,7 @@ export async function startWebGPU(adapter: GPUAdapter): Promise<string> {
   installErrorCapture(backend);
   installWebGPUKernels();
   guardSyncReads(backend);
+  shareScalarConstants(backend);
+  installCounters(backend);
   return `${device.limits.maxStorageBuffersPerShaderStage} storage buffers per shader stage`;
 }

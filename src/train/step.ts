@@ -99,21 +99,20 @@ async function unguardedStep<P extends ParamTree>(
     config.lr,
     config.optimizer,
   );
-  const [loss, gradNorm, nCorrect] = await Promise.all([
-    value.data(),
-    next.gradNorm.data(),
-    correct!.data(),
-  ]);
-  tf.dispose([value, next.gradNorm, correct!, ...grads]);
+  // One read-back per step: on a GPU each read is a submit and a wait for the
+  // queue to drain, so the three numbers travel together.
+  const summary = tf.tidy(() => tf.stack([value, next.gradNorm, tf.cast(correct!, "float32")]));
+  const [loss, gradNorm, nCorrect] = await summary.data();
+  tf.dispose([summary, value, next.gradNorm, correct!, ...grads]);
   disposeTree(trainable);
   disposeTree(state.m);
   disposeTree(state.v);
   return {
     params: withBuffers<P>(next.params, buffers),
     state: next.state,
-    loss: loss[0],
-    correct: nCorrect[0],
-    gradNorm: gradNorm[0],
+    loss,
+    correct: nCorrect,
+    gradNorm,
   };
 }
 

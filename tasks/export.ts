@@ -5,13 +5,16 @@
  * like any checkpoint; training cannot resume from it.
  */
 import { parseArgs } from "node:util";
-import { runMain, UsageError } from "../src/cli/args.ts";
+import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
+import { choiceFlag, runMain, UsageError } from "../src/cli/args.ts";
 import { disposeTree } from "../src/core/params.ts";
 import { checkpointModel, readCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
 
 const HELP = `Write a weights-only copy of a checkpoint.
 
-Usage: deno task export --checkpoint PATH --out FILE.safetensors
+Usage: deno task export --checkpoint PATH --out FILE.safetensors [--backend NAME]
+
+  --backend NAME   ${BACKEND_NAMES.join(" | ")} (default cpu: export only copies tensors)
 `;
 
 async function main(args: string[]): Promise<void> {
@@ -21,6 +24,7 @@ async function main(args: string[]): Promise<void> {
     options: {
       checkpoint: { type: "string" },
       out: { type: "string" },
+      backend: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -31,6 +35,7 @@ async function main(args: string[]): Promise<void> {
   if (!v.out.endsWith(".safetensors")) {
     throw new UsageError(`--out must name a .safetensors file, got "${v.out}"`);
   }
+  await selectBackend(choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "cpu", true);
   const ckpt = await readCheckpoint(v.checkpoint);
   const { spec, params } = checkpointModel(ckpt);
   const { optStep: _, ...run } = ckpt.header.run;

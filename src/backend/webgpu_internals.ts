@@ -44,11 +44,13 @@ export interface TensorData {
 export interface WebGPUBackend {
   device: GPUDevice;
   tensorMap: { get(dataId: unknown): TensorData | undefined };
+  /** `output`: an existing tensor to write (or accumulate) into. */
   runWebGPUProgram(
     program: WebGPUProgram,
     inputs: TensorInfo[],
     outputDtype: string,
     uniforms?: ProgramUniform[],
+    output?: TensorInfo,
   ): TensorInfo;
   /** Encodes one dispatch (after the output and inputs are on the GPU). */
   recordAndSubmit(

@@ -230,7 +230,7 @@ export function shareScalarConstants(backend: WebGPUBackend): void {
   const shared = new Map<string, GPUBuffer>();
   const bits = new DataView(new ArrayBuffer(4));
   const run = backend.runWebGPUProgram.bind(backend);
-  backend.runWebGPUProgram = (program, inputs, outputDtype, uniforms) => {
+  backend.runWebGPUProgram = (program, inputs, outputDtype, uniforms, output) => {
     for (const input of inputs) {
       const data = backend.tensorMap.get(input.dataId) as
         | (TensorData & { external?: boolean })
@@ -257,6 +257,8 @@ export function shareScalarConstants(backend: WebGPUBackend): void {
       data.resource = buffer;
       data.external = true;
     }
-    return run(program, inputs, outputDtype, uniforms);
+    // `output`, when given, is a buffer the kernel accumulates into (split-K
+    // matmul's zeros): it must reach tfjs, or the sums land in a recycled one.
+    return run(program, inputs, outputDtype, uniforms, output);
   };
 }

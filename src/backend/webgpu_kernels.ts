@@ -53,7 +53,7 @@ abstract class ElementwiseProgram implements WebGPUProgram {
     const n = outputShape.reduce((a, b) => a * b, 1);
     this.dispatch = [Math.ceil(n / WORKGROUP), 1, 1];
   }
-  /** WGSL for one element at `index`; `clip` is in scope. */
+  /** WGSL for the element at `index`; inputs are arrays named by `variableNames`. */
   abstract body(): string;
   getUserCode(): string {
     return `

@@ -36,34 +36,38 @@ export interface AdapterLike {
  * Mesa's WSI code prints "XDG_RUNTIME_DIR is invalid or not set in the
  * environment" on stderr whenever that variable is unset or not an absolute
  * path, though a compute-only program needs no display. Point it at a
- * private, empty directory (removed at exit) before the first adapter
- * request. Without env or write permission it leaves things as they are.
+ * private, empty directory while the adapters are enumerated; returns what
+ * removes it. (Later Mesa only tries to connect to a display there and fails
+ * quietly, so the directory need not outlive the request: nothing is left in
+ * /tmp.) Without env or write permission it leaves things as they are.
  */
-function privateRuntimeDir(): void {
+function privateRuntimeDir(): () => void {
   try {
-    if (Deno.env.get("XDG_RUNTIME_DIR")?.startsWith("/")) return;
+    if (Deno.env.get("XDG_RUNTIME_DIR")?.startsWith("/")) return () => {};
     const dir = Deno.makeTempDirSync({ prefix: "vision-attention-runtime-" });
     Deno.chmodSync(dir, 0o700); // what the XDG spec asks of the directory
     Deno.env.set("XDG_RUNTIME_DIR", dir);
-    globalThis.addEventListener("unload", () => {
+    return () => {
       try {
         Deno.removeSync(dir, { recursive: true });
       } catch { /* already gone */ }
-    });
+    };
   } catch {
-    // Only a warning is at stake.
+    return () => {}; // only a warning is at stake
   }
 }
 
 /** The WebGPU adapter, or null when `navigator.gpu` offers none. */
 export async function requestAdapter(): Promise<GPUAdapter | null> {
-  privateRuntimeDir();
   const gpu = (globalThis.navigator as { gpu?: GPU }).gpu;
   if (!gpu) return null;
+  const removeRuntimeDir = privateRuntimeDir();
   try {
     return await gpu.requestAdapter({ powerPreference: "high-performance" });
   } catch {
     return null;
+  } finally {
+    removeRuntimeDir();
   }
 }
 

@@ -14,6 +14,14 @@ import { type BackendName, selectBackend } from "../src/backend/select.ts";
 import { numberFlag, runMain, UsageError } from "../src/cli/args.ts";
 import { modelSpec, presetNames } from "../src/models/presets.ts";
 import { measure, sgemmProbe, trainingBatchSize } from "../src/train/measure.ts";
+import * as tf from "@tensorflow/tfjs";
+import { countsBetween, webgpuCounts } from "../src/backend/webgpu_counters.ts";
+import { disposeTree } from "../src/core/params.ts";
+import { Rng } from "../src/core/rng.ts";
+import { brand } from "../src/core/tensor.ts";
+import type { ModelSpec } from "../src/models/presets.ts";
+import { ADAMW_DEFAULTS, initAdamW } from "../src/train/adamw.ts";
+import { trainStep } from "../src/train/step.ts";
 
 /** One result row, as `--json` prints it. */
 export type BenchRecord =
@@ -30,9 +38,55 @@ export type BenchRecord =
     stepRange: [number, number];
     /** `gflops` as a fraction of the sgemm probe's, when there is a probe. */
     sgemmShare?: number;
+    /** webgpu training only: what one step costs besides arithmetic. */
+    webgpu?: WebGPUStepProfile;
   }
   | { model: string; preset: string; path: string; mode: "train" | "infer"; error: string }
   | { path: "sgemm"; gflops: number; library: string };
+
+/** What a WebGPU training step costs besides arithmetic, on any GPU. */
+export interface WebGPUStepProfile {
+  /** Per step, after the first: compute dispatches, GPU-to-host reads, uploads. */
+  dispatches: number;
+  readbacks: number;
+  uploads: number;
+  /** Shader compilations in steps 2 and 3 (the first compiles them all). */
+  compilesAfterFirstStep: number;
+}
+
+/** Three training steps, each on a new batch as in training, counted. */
+async function profileWebGPUSteps(spec: ModelSpec, batchSize: number): Promise<WebGPUStepProfile> {
+  const rng = new Rng(0);
+  let params = spec.init(rng), state = initAdamW(params);
+  const counts = [];
+  for (let s = 0; s < 3; s++) {
+    const images = brand(tf.randomNormal([batchSize, 32, 32, 3], 0, 1, "float32", s), [
+      "batch",
+      "height",
+      "width",
+      "channels",
+    ]);
+    const labels = tf.tensor1d(Array.from({ length: batchSize }, (_, i) => i % 10), "int32");
+    const before = webgpuCounts();
+    const r = await trainStep(spec.apply, params, state, { images, labels }, {
+      lr: 1e-4,
+      labelSmoothing: 0.1,
+      optimizer: ADAMW_DEFAULTS,
+    }, rng);
+    counts.push(countsBetween(before, webgpuCounts()));
+    tf.dispose([images, labels]);
+    params = r.params;
+    state = r.state;
+  }
+  [params, state.m, state.v].forEach(disposeTree);
+  const last = counts[2];
+  return {
+    dispatches: last.dispatches,
+    readbacks: last.readbacks,
+    uploads: last.uploads,
+    compilesAfterFirstStep: counts[1].compiles + counts[2].compiles,
+  };
+}
 
 const PATHS = ["fast", "wasm", "cpu", "webgpu"] as const;
 /** Paths that are orders of magnitude slower get small batches. */
@@ -62,6 +116,9 @@ async function child(
             maxSeconds,
           });
           record = { model, preset, path: info.name, ...r };
+          if (path === "webgpu" && mode === "train") {
+            record.webgpu = await profileWebGPUSteps(spec, batchSize);
+          }
         } catch (e) {
           record = {
             model,
@@ -140,6 +197,18 @@ function table(records: BenchRecord[]): string {
         } | ${r.steps} (${lo}-${hi}) | ${r.gflops.toFixed(1)} | ${share} |`,
       );
     } else lines.push(`| sgemm (${r.library}) | | | | | | | ${r.gflops.toFixed(1)} | 100% |`);
+  }
+  const plural = (n: number, word: string) =>
+    `${n} ${word}${n === 1 ? "" : word.endsWith("h") ? "es" : "s"}`;
+  for (const r of records) {
+    if (!("webgpu" in r) || !r.webgpu) continue;
+    const w = r.webgpu;
+    lines.push(
+      `${lines.at(-1)?.startsWith("|") ? "\n" : ""}webgpu ${r.model} ${r.preset} training step ` +
+        `(batch ${r.batchSize}): ${plural(w.dispatches, "dispatch")}, ` +
+        `${plural(w.readbacks, "read-back")}, ${plural(w.uploads, "upload")}, ` +
+        `${plural(w.compilesAfterFirstStep, "shader compilation")} after the first step`,
+    );
   }
   return lines.join("\n");
 }

@@ -9,17 +9,19 @@
  */
 import { isAbsolute, win32 } from "node:path";
 import { parseArgs } from "node:util";
-import { resolvePath, runMain, UsageError } from "../src/cli/args.ts";
+import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
+import { choiceFlag, resolvePath, runMain, UsageError } from "../src/cli/args.ts";
 import { disposeTree } from "../src/core/params.ts";
 import { checkpointModel, readCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
 import type { TrainConfig } from "../src/train/config.ts";
 
 const HELP = `Write a weights-only copy of a checkpoint.
 
-Usage: deno task export --checkpoint PATH --out FILE.safetensors [--force]
+Usage: deno task export --checkpoint PATH --out FILE.safetensors [--force] [--backend NAME]
 
---force replaces an existing --out file; the checkpoint itself is never
-replaced (a weights-only file cannot resume training).
+  --force          replace an existing --out file; the checkpoint itself is never
+                   replaced (a weights-only file cannot resume training)
+  --backend NAME   ${BACKEND_NAMES.join(" | ")} (default cpu: export only copies tensors)
 `;
 
 /**
@@ -82,6 +84,7 @@ async function main(args: string[]): Promise<void> {
       checkpoint: { type: "string" },
       out: { type: "string" },
       force: { type: "boolean" },
+      backend: { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -93,7 +96,9 @@ async function main(args: string[]): Promise<void> {
     throw new UsageError(`--out must name a .safetensors file, got "${v.out}"`);
   }
   const checkpoint = resolvePath(v.checkpoint), out = resolvePath(v.out);
+  const backend = choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "cpu";
   await checkOut(out, checkpoint, v.force ?? false);
+  await selectBackend(backend, true);
   const ckpt = await readCheckpoint(checkpoint);
   const { spec, params } = checkpointModel(ckpt);
   const { optStep: _, config, ...run } = ckpt.header.run;

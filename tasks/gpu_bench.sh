@@ -9,6 +9,7 @@ if ! command -v deno >/dev/null 2>&1; then npm install -g deno@2.9.6; fi
 deno --version | head -n1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || true
 deno install
-deno run --allow-read --allow-env --unstable-webgpu -e \
-  'const a = await navigator.gpu?.requestAdapter(); console.log("adapter:", JSON.stringify(a?.info ?? null))' || true
+# The adapter as the backend line names it (name, API, software or not).
+deno eval 'import { describeAdapter, requestAdapter } from "./src/backend/webgpu.ts";
+const a = await requestAdapter(); console.log("adapter:", a ? describeAdapter(a) : "none")' || true
 deno task bench --paths webgpu,fast --presets small,base --json | tee "${OUT:-.}/bench-gpu.json"

@@ -15,6 +15,13 @@ import * as tf from "@tensorflow/tfjs";
 import { openBlas } from "./blas.ts";
 import { installFastKernels } from "./fast_kernels.ts";
 import { jsSgemm } from "./js_sgemm.ts";
+import {
+  type AdapterLike,
+  describeAdapter,
+  isSoftwareAdapter,
+  requestAdapter,
+  startWebGPU,
+} from "./webgpu.ts";
 
 /** Backend names accepted by `--backend`. */
 export const BACKEND_NAMES = ["auto", "webgpu", "fast", "wasm", "cpu"] as const;
@@ -29,47 +36,10 @@ export interface BackendInfo {
   description: string;
 }
 
+/** True for software adapters (see {@linkcode describeAdapter}). */
+export { isSoftwareAdapter };
 /** The parts of a WebGPU adapter that the choice reads. */
-export interface AdapterLike {
-  /** What the adapter says it is. */
-  info?: {
-    description?: string;
-    vendor?: string;
-    architecture?: string;
-    device?: string;
-  };
-  /** True for the browser's software fallback. */
-  isFallbackAdapter?: boolean;
-}
-
-/** The WebGPU adapter, or null when there is none. */
-async function findAdapter(): Promise<AdapterLike | null> {
-  const gpu = (globalThis.navigator as {
-    gpu?: { requestAdapter(): Promise<AdapterLike | null> };
-  }).gpu;
-  if (!gpu) return null;
-  try {
-    return await gpu.requestAdapter();
-  } catch {
-    return null;
-  }
-}
-
-function describeAdapter(a: AdapterLike): string {
-  const i = a.info ?? {};
-  // The description names the device ("llvmpipe (LLVM 15.0.6, 256 bits)");
-  // vendor and device are often bare PCI ids, so they are only a fallback.
-  return i.description || [i.vendor, i.architecture, i.device].filter((s) => s).join(" ") ||
-    "unknown adapter";
-}
-
-/** True for software rasterisers (llvmpipe, lavapipe, SwiftShader, WARP). */
-export function isSoftwareAdapter(a: AdapterLike): boolean {
-  if (a.isFallbackAdapter) return true;
-  return /llvmpipe|lavapipe|swiftshader|software|warp|microsoft basic/i.test(
-    describeAdapter(a),
-  );
-}
+export type { AdapterLike };
 
 let chosen: BackendInfo | null = null;
 
@@ -101,36 +71,39 @@ export async function selectBackend(
     }
     return chosen;
   }
+  // Before any backend writes a tensor: tfjs's cpu backend otherwise greets
+  // every process with "Hi, looks like you are running TensorFlow.js in
+  // Node.js..." (PROD only silences tfjs's warnings and logs in 4.22).
+  tf.env().set("PROD", true);
   let resolved: BackendInfo["name"];
   let description = "", skipped = "";
+  const adapter = name === "auto" || name === "webgpu" ? await requestAdapter() : null;
+  if (name === "webgpu" && !adapter) {
+    throw new Error(
+      "--backend webgpu: navigator.gpu offers no adapter here; use --backend auto or fast",
+    );
+  }
+  if (adapter && name === "auto" && isSoftwareAdapter(adapter)) {
+    skipped = ` (WebGPU adapter "${describeAdapter(adapter)}" is a software rasteriser: not used)`;
+  }
   if (name === "auto" || name === "webgpu") {
-    const adapter = await findAdapter();
-    if (adapter && name === "auto" && isSoftwareAdapter(adapter)) {
-      skipped = ` (WebGPU adapter "${
-        describeAdapter(adapter)
-      }" is a software rasteriser: not used)`;
-    }
-    if (name === "webgpu" && !adapter) {
-      throw new Error(
-        "--backend webgpu: navigator.gpu offers no adapter here; use --backend auto or fast",
-      );
-    }
     resolved = adapter && (name === "webgpu" || !isSoftwareAdapter(adapter)) ? "webgpu" : "fast";
-    if (resolved === "webgpu") {
-      description = `webgpu on ${describeAdapter(adapter!)}`;
-    }
   } else {
     resolved = name;
   }
-  const tfName = resolved === "fast" ? "wasm" : resolved;
-  // Loaded on demand: importing this library registers no backend that needs
-  // async start-up, so plain tfjs code keeps working on the cpu backend.
-  if (tfName === "wasm") await import("@tensorflow/tfjs-backend-wasm");
-  if (tfName === "webgpu") await import("@tensorflow/tfjs-backend-webgpu");
-  if (!(await tf.setBackend(tfName))) {
-    throw new Error(`tfjs could not start its ${tfName} backend`);
+  if (resolved === "webgpu") {
+    const limits = await startWebGPU(adapter!);
+    description = `webgpu on ${describeAdapter(adapter!)} (${limits})`;
+  } else {
+    // Loaded on demand: importing this library registers no backend that
+    // needs async start-up, so plain tfjs code keeps working on cpu.
+    if (resolved === "fast" || resolved === "wasm") await import("@tensorflow/tfjs-backend-wasm");
+    const tfName = resolved === "fast" ? "wasm" : resolved;
+    if (!(await tf.setBackend(tfName))) {
+      throw new Error(`tfjs could not start its ${tfName} backend`);
+    }
+    await tf.ready();
   }
-  await tf.ready();
   if (resolved === "fast") {
     const blas = openBlas();
     installFastKernels(blas ? blas.sgemm : jsSgemm, { matmul: blas !== null });

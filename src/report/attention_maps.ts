@@ -1,7 +1,8 @@
 /**
  * Attention maps for people to look at: the ViT's class-token attention over
  * patches (per layer, and rolled out across layers; Abnar & Zuidema 2020),
- * and the CNN's self-attention for one query position.
+ * and the CNN's self-attention for one query position. Both read their maps
+ * back asynchronously: a synchronous read cannot reach a GPU in Deno.
  *
  * @module
  */
@@ -35,15 +36,15 @@ function toGrid(values: ArrayLike<number>, side: number): Grid {
  * console.assert(layers.length === config.depth && rollout.length === 8 && rollout[0].length === 8);
  * ```
  */
-export function vitClassAttention(
+export async function vitClassAttention(
   params: ViTParams,
   images: Images,
   config: ViTConfig,
   index = 0,
-): { layers: Grid[]; rollout: Grid } {
+): Promise<{ layers: Grid[]; rollout: Grid }> {
   const maps = vitAttentionMaps(params, images, config);
   const side = Math.sqrt(numPatches(config));
-  const result = tf.tidy(() => {
+  const rows = tf.tidy(() => {
     const perLayer = maps.map((m) =>
       tf.mean(m.slice([index, 0, 0, 0], [1, -1, -1, -1]), 1).squeeze([0])
     ); // (T, T)
@@ -53,13 +54,17 @@ export function vitClassAttention(
       const mixed = tf.div(tf.add(a, tf.eye(t)), 2);
       rollout = tf.matMul(tf.div(mixed, tf.sum(mixed, -1, true)), rollout);
     }
-    return {
-      layers: perLayer.map((a) => toGrid(a.slice([0, 1], [1, -1]).dataSync(), side)),
-      rollout: toGrid(rollout.slice([0, 1], [1, -1]).dataSync(), side),
-    };
+    // The class row over the patches, per layer then rolled out: (L + 1, N)
+    return tf.concat([...perLayer, rollout].map((a) => a.slice([0, 1], [1, -1])));
   });
   tf.dispose(maps);
-  return result;
+  const values = await rows.data(), n = side * side;
+  rows.dispose();
+  const grids = Array.from(
+    { length: values.length / n },
+    (_, l) => toGrid(values.subarray(l * n, (l + 1) * n), side),
+  );
+  return { layers: grids.slice(0, -1), rollout: grids[grids.length - 1] };
 }
 
 /**
@@ -77,12 +82,12 @@ export function vitClassAttention(
  * console.assert(map.length === size); // from the top-left position to every position
  * ```
  */
-export function cnnQueryAttention(
+export async function cnnQueryAttention(
   params: CNNParams,
   images: Images,
   config: CNNConfig,
   options: { index?: number; stage?: number; query?: [number, number] } = {},
-): { stage: number; size: number; query: [number, number]; map: Grid } {
+): Promise<{ stage: number; size: number; query: [number, number]; map: Grid }> {
   const maps = cnnAttentionMaps(params, images, config);
   try {
     const chosen = options.stage === undefined
@@ -92,9 +97,11 @@ export function cnnQueryAttention(
     const size = chosen.size;
     const query = options.query ?? [Math.floor(size / 2), Math.floor(size / 2)];
     const q = query[0] * size + query[1];
-    const map = tf.tidy(() =>
-      tf.mean(chosen.weights.slice([options.index ?? 0, 0, q, 0], [1, -1, 1, -1]), 1).dataSync()
+    const row = tf.tidy(() =>
+      tf.mean(chosen.weights.slice([options.index ?? 0, 0, q, 0], [1, -1, 1, -1]), 1)
     );
+    const map = await row.data();
+    row.dispose();
     return { stage: chosen.stage, size, query, map: toGrid(map, size) };
   } finally {
     tf.dispose(maps.map((m) => m.weights));

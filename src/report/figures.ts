@@ -95,10 +95,20 @@ async function attentionFigure(
   ]);
   for (let i = 0; i < count; i++) {
     const pixels = pixelsOf(test, i);
-    const v = vitClassAttention(vit.params as ViTParams, images, vit.spec.config as ViTConfig, i);
-    const c = cnnQueryAttention(cnn.params as CNNParams, images, cnn.spec.config as CNNConfig, {
-      index: i,
-    });
+    const v = await vitClassAttention(
+      vit.params as ViTParams,
+      images,
+      vit.spec.config as ViTConfig,
+      i,
+    );
+    const c = await cnnQueryAttention(
+      cnn.params as CNNParams,
+      images,
+      cnn.spec.config as CNNConfig,
+      {
+        index: i,
+      },
+    );
     rows.push([
       { title: CLASS_NAMES[labels[i]], pixels },
       { title: "ViT rollout", pixels, heat: v.rollout },

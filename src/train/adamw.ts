@@ -57,14 +57,49 @@ export function decays(name: string, t: tf.Tensor): boolean {
   return t.rank >= 2 && !/(classToken|posEmbed)$/.test(name);
 }
 
+/**
+ * An optional fused AdamW kernel a backend may register under this name
+ * (`src/backend/webgpu_kernels.ts` does for webgpu): inputs `{ param, grad,
+ * m, v, sumSq }` (`sumSq` the gradients' global sum of squares, one
+ * element), attributes {@linkcode AdamWKernelAttrs}, outputs `[param, m, v]`,
+ * the same arithmetic as the tensor form below in a few dispatches.
+ */
+export const ADAMW_KERNEL = "VisionAttentionAdamW";
+
+/** The step's numbers, as the fused kernel takes them. */
+export interface AdamWKernelAttrs {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** `1 - lr * weightDecay` for a decayed parameter, else 1. */
+  keep: number;
+  clipNorm: number;
+  /** Bias corrections `1 - beta ** step`. */
+  bc1: number;
+  bc2: number;
+}
+
+/**
+ * The gradients' global sum of squares, as a one-element tensor: one concat
+ * of the flattened leaves (split by tfjs to the device's buffer limit) and
+ * one reduction, instead of a square and a sum per leaf and an `addN` over
+ * all of them (whose WebGPU kernel binds one buffer per leaf).
+ */
+export function sumOfSquares(grads: tf.Tensor[]): tf.Scalar {
+  return tf.tidy(() => tf.sum(tf.square(tf.concat(grads.map((g) => tf.reshape(g, [-1]))))));
+}
+
 /** The global L2 norm of a list of gradients, as a scalar tensor. */
 export function globalNorm(grads: tf.Tensor[]): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g))))));
+  return tf.tidy(() => tf.sqrt(sumOfSquares(grads)));
 }
 
 /**
  * One AdamW step. Returns new parameters and state and the gradient norm
  * before clipping; disposes nothing it was given (the caller owns those).
+ * Runs the backend's fused {@linkcode ADAMW_KERNEL} where it has one, the
+ * tensor form otherwise; neither reads anything back to the host.
  */
 export function adamwStep<P extends ParamTree>(
   params: P,
@@ -77,35 +112,48 @@ export function adamwStep<P extends ParamTree>(
   const p = flatten(params), g = flatten(grads).map(([, t]) => t);
   const m = flatten(state.m).map(([, t]) => t),
     v = flatten(state.v).map(([, t]) => t);
-  const gradNorm = globalNorm(g);
-  const clip = tf.tidy(() =>
-    config.clipNorm > 0
-      ? tf.minimum(1, tf.div(config.clipNorm, tf.add(gradNorm, 1e-6)))
-      : tf.scalar(1)
-  );
+  const sumSq = sumOfSquares(g);
+  const gradNorm = tf.sqrt(sumSq) as tf.Scalar;
   const bc1 = 1 - config.beta1 ** step, bc2 = 1 - config.beta2 ** step;
-  const updated = p.map(([name, w], i) =>
-    tf.tidy(() => {
-      const gi = tf.mul(g[i], clip);
-      const mi = tf.add(
-        tf.mul(m[i], config.beta1),
-        tf.mul(gi, 1 - config.beta1),
-      );
-      const vi = tf.add(
-        tf.mul(v[i], config.beta2),
-        tf.mul(tf.square(gi), 1 - config.beta2),
-      );
-      const update = tf.div(
-        tf.div(mi, bc1),
-        tf.add(tf.sqrt(tf.div(vi, bc2)), config.eps),
-      );
-      const decayed = decays(name, w) && config.weightDecay > 0
-        ? tf.mul(w, 1 - lr * config.weightDecay)
-        : w;
-      return [tf.sub(decayed, tf.mul(update, lr)), mi, vi];
-    })
-  );
-  clip.dispose();
+  const keep = (name: string, w: tf.Tensor) =>
+    decays(name, w) && config.weightDecay > 0 ? 1 - lr * config.weightDecay : 1;
+  let updated: tf.Tensor[][];
+  if (tf.getKernel(ADAMW_KERNEL, tf.getBackend())) {
+    updated = p.map(([name, w], i) => {
+      const attrs: AdamWKernelAttrs = {
+        lr,
+        beta1: config.beta1,
+        beta2: config.beta2,
+        eps: config.eps,
+        keep: keep(name, w),
+        clipNorm: config.clipNorm,
+        bc1,
+        bc2,
+      };
+      return tf.engine().runKernel(
+        ADAMW_KERNEL,
+        { param: w, grad: g[i], m: m[i], v: v[i], sumSq },
+        attrs as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor[];
+    });
+  } else {
+    const clip = tf.tidy(() =>
+      config.clipNorm > 0
+        ? tf.minimum(1, tf.div(config.clipNorm, tf.add(gradNorm, 1e-6)))
+        : tf.scalar(1)
+    );
+    updated = p.map(([name, w], i) =>
+      tf.tidy(() => {
+        const gi = tf.mul(g[i], clip);
+        const mi = tf.add(tf.mul(m[i], config.beta1), tf.mul(gi, 1 - config.beta1));
+        const vi = tf.add(tf.mul(v[i], config.beta2), tf.mul(tf.square(gi), 1 - config.beta2));
+        const update = tf.div(tf.div(mi, bc1), tf.add(tf.sqrt(tf.div(vi, bc2)), config.eps));
+        return [tf.sub(tf.mul(w, keep(name, w)), tf.mul(update, lr)), mi, vi];
+      })
+    );
+    clip.dispose();
+  }
+  sumSq.dispose();
   return {
     params: unflatten(params, updated.map((u) => u[0])),
     state: {

@@ -14,6 +14,7 @@ import {
   withBuffers,
 } from "../core/params.ts";
 import type { Rng } from "../core/rng.ts";
+import { guardWebGPU } from "../backend/webgpu_errors.ts";
 import type { Images, Logits } from "../core/tensor.ts";
 import { type AdamWConfig, type AdamWState, adamwStep } from "./adamw.ts";
 import { adamwStepOnHost } from "./adamw_host.ts";
@@ -63,7 +64,9 @@ export interface StepResult<P extends ParamTree> {
  * of `params` (buffers, see {@linkcode splitBuffers}, pass through
  * unchanged), then one AdamW update. `state` is shaped like the trainable
  * part. Disposes the old parameters and state (the returned ones replace
- * them), so a loop holds a constant number of tensors.
+ * them), so a loop holds a constant number of tensors. On WebGPU, a device
+ * error during the step (a kernel over a limit, out of memory) throws a
+ * `WebGPUError` naming the step, before anything computed in it is used.
  *
  * @example
  * ```ts
@@ -80,7 +83,22 @@ export interface StepResult<P extends ParamTree> {
  * console.assert(Number.isFinite(r.loss) && r.state.step === 1); // r.params replace params
  * ```
  */
-export async function trainStep<P extends ParamTree>(
+export function trainStep<P extends ParamTree>(
+  apply: ApplyFn,
+  params: P,
+  state: AdamWState<ParamTree>,
+  batch: Batch,
+  config: StepConfig,
+  rng: Rng,
+): Promise<StepResult<P>> {
+  return guardWebGPU(
+    `training step ${state.step + 1}`,
+    () => unguardedStep(apply, params, state, batch, config, rng),
+    "Training stopped; nothing computed in this step was kept or checkpointed.",
+  );
+}
+
+async function unguardedStep<P extends ParamTree>(
   apply: ApplyFn,
   params: P,
   state: AdamWState<ParamTree>,
@@ -106,21 +124,20 @@ export async function trainStep<P extends ParamTree>(
     config.lr,
     config.optimizer,
   );
-  const [loss, gradNorm, nCorrect] = await Promise.all([
-    value.data(),
-    next.gradNorm.data(),
-    correct!.data(),
-  ]);
-  tf.dispose([value, next.gradNorm, correct!, ...grads]);
+  // One read-back per step: on a GPU each read is a submit and a wait for the
+  // queue to drain, so the three numbers travel together.
+  const summary = tf.tidy(() => tf.stack([value, next.gradNorm, tf.cast(correct!, "float32")]));
+  const [loss, gradNorm, nCorrect] = await summary.data();
+  tf.dispose([summary, value, next.gradNorm, correct!, ...grads]);
   disposeTree(trainable);
   disposeTree(state.m);
   disposeTree(state.v);
   return {
     params: withBuffers<P>(next.params, buffers),
     state: next.state,
-    loss: loss[0],
-    correct: nCorrect[0],
-    gradNorm: gradNorm[0],
+    loss,
+    correct: nCorrect,
+    gradNorm,
   };
 }
 

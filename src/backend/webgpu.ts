@@ -19,6 +19,7 @@ import { guardSyncReads, installWebGPUKernels, shareScalarConstants } from "./we
 
 /** What we read of an adapter (a `GPUAdapter`, or a stand-in in tests). */
 export interface AdapterLike {
+  /** What the adapter says it is (`GPUAdapterInfo`). */
   info?: {
     description?: string;
     vendor?: string;
@@ -27,6 +28,7 @@ export interface AdapterLike {
     /** Where Deno 2.9 reports it (the spec moved it from the adapter). */
     isFallbackAdapter?: boolean;
   };
+  /** The adapter's limits; the device is requested with all of them. */
   limits?: { maxBindingsPerBindGroup?: number };
   /** Where older runtimes report it. */
   isFallbackAdapter?: boolean;

@@ -340,7 +340,8 @@ export async function compare(
   const refs = await Promise.all((o.reference ?? []).map(readRun));
   let runs: RunRecord[];
   if (o.runs) {
-    runs = await Promise.all(o.runs.map(readRun));
+    runs = [];
+    for (const dir of o.runs) runs.push(await readRun(dir)); // in order: the first bad one is named
     matchedPairOfRuns(runs);
     checkSameData(runs);
     await Deno.mkdir(o.out, { recursive: true });

@@ -68,15 +68,21 @@ export const ADAMW_KERNEL = "VisionAttentionAdamW";
 
 /** The step's numbers, as the fused kernel takes them. */
 export interface AdamWKernelAttrs {
+  /** Learning rate of this step. */
   lr: number;
+  /** Decay of the first moment. */
   beta1: number;
+  /** Decay of the second moment. */
   beta2: number;
+  /** Added to the root of the second moment. */
   eps: number;
   /** `1 - lr * weightDecay` for a decayed parameter, else 1. */
   keep: number;
+  /** Gradients are scaled so that their global norm is at most this (0: no clipping). */
   clipNorm: number;
-  /** Bias corrections `1 - beta ** step`. */
+  /** Bias correction of the first moment, `1 - beta1 ** step`. */
   bc1: number;
+  /** Bias correction of the second moment, `1 - beta2 ** step`. */
   bc2: number;
 }
 

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { exists } from "../core/exists.ts";
 
 // A local join instead of node:path, so this module (its parser and class
 // names are platform-neutral) also loads in a browser; "/" works for Deno's
@@ -111,16 +112,6 @@ export function take(set: ImageSet, n?: number): ImageSet {
     labels: set.labels.subarray(0, n),
     size: n,
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 /**

@@ -23,6 +23,7 @@ import { aggregate, type ModelResult, paired, type PairedResult, runKey } from "
 import { writeFigures } from "./figures.ts";
 import { renderReport } from "./report.ts";
 import { readRun, type RunRecord } from "./run_record.ts";
+import { exists } from "../core/exists.ts";
 
 export { aggregate, paired, stat } from "./aggregate.ts";
 export type { ModelResult, PairedResult, Stat } from "./aggregate.ts";
@@ -240,16 +241,6 @@ const SETTINGS = [
   "seed",
   "trainSize",
 ] as const;
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
 
 /**
  * One run of the comparison: reused when finished, resumed from its

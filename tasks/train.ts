@@ -43,6 +43,8 @@ Usage: deno task train:${model} [flags]
                        step that would end past it, then evaluates; the lr schedule follows it.
                        The first step always runs (its duration is unknown until then)
   --batch-size N       images per step, at most the training images (default ${d.batchSize})
+  --micro-batches K    compute each step's gradient in K equal parts, to fit memory; the same
+                       step for models without batch norm (default ${d.microBatches ?? 1})
   --lr X               peak learning rate, > 0 (default ${d.lr})
   --weight-decay X     AdamW decoupled weight decay, >= 0 (default ${d.weightDecay})
   --warmup-epochs X    linear warmup before the cosine decay, >= 0 (default ${d.warmupEpochs})
@@ -69,6 +71,21 @@ Relative paths are relative to the folder you ran the task from.
 `;
 }
 
+/**
+ * `--micro-batches`, else the preset's (when it divides the batch), else 1;
+ * it must divide the batch into equal parts.
+ */
+function microBatches(batchSize: number, flag: string | undefined, preset?: number): number {
+  const k = numberFlag("micro-batches", flag, { integer: true, min: 1 });
+  if (k === undefined) return preset && batchSize % preset === 0 ? preset : 1;
+  if (batchSize % k !== 0) {
+    throw new UsageError(
+      `--micro-batches ${k} does not divide --batch-size ${batchSize} into equal parts`,
+    );
+  }
+  return k;
+}
+
 /** The flags a resumed run may change; the others are its saved settings. */
 const RESUME_FLAGS = ["resume", "epochs", "minutes", "data", "backend"];
 
@@ -86,6 +103,7 @@ export async function main(args: string[]): Promise<void> {
       epochs: { type: "string" },
       minutes: { type: "string" },
       "batch-size": { type: "string" },
+      "micro-batches": { type: "string" },
       lr: { type: "string" },
       "weight-decay": { type: "string" },
       "warmup-epochs": { type: "string" },
@@ -140,13 +158,15 @@ export async function main(args: string[]): Promise<void> {
 
   const preset = choiceFlag("preset", v.preset, presetNames(model)) ?? defaultConfig(model).preset;
   const d = { ...defaultConfig(model), ...presetDefaults(model, preset) };
+  const batchSize = numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }) ??
+    d.batchSize;
   const config: TrainConfig = {
     ...d,
     preset,
     epochs: epochs ?? d.epochs,
     minutes: minutes ?? d.minutes,
-    batchSize: numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }) ??
-      d.batchSize,
+    batchSize,
+    microBatches: microBatches(batchSize, v["micro-batches"], d.microBatches),
     // lr 0 would run every step and change nothing.
     lr: numberFlag("lr", v.lr, { above: 0 }) ?? d.lr,
     weightDecay: numberFlag("weight-decay", v["weight-decay"], { min: 0 }) ??

@@ -160,3 +160,46 @@ Deno.test("train(): a non-finite loss stops training with a message and writes n
   assert.deepEqual([...Deno.readDirSync(explode)].map((e) => e.name), ["config.json"]);
   await Deno.remove(explode, { recursive: true });
 });
+
+Deno.test("trainStep() with microBatches takes the whole batch's step in parts, without leaks", async () => {
+  const spec = modelSpec("vit", "tiny"), batch = await fixedBatch(8);
+  const step = async (microBatches: number) => {
+    const params = spec.init(new Rng(0));
+    const r = await trainStep(spec.apply, params, initAdamW(params), batch, {
+      lr: 1e-3,
+      labelSmoothing: 0.1,
+      optimizer: ADAMW_DEFAULTS,
+      microBatches,
+    }, new Rng(1));
+    const values = flatten(r.params).map(([name, t]) => [name, t.dataSync()] as const);
+    disposeTree(r.params);
+    disposeTree(r.state.m);
+    disposeTree(r.state.v);
+    return { ...r, values };
+  };
+  const whole = await step(1);
+  const before = tf.memory().numTensors;
+  const halves = await step(2), quarters = await step(4);
+  assert.equal(tf.memory().numTensors, before, "no tensor left behind by the parts");
+  for (const parts of [halves, quarters]) {
+    // The loss and gradient norm are means over the same 8 images, summed in
+    // another order: float32 rounding only.
+    assert.ok(
+      Math.abs(parts.loss - whole.loss) < 1e-5 * whole.loss,
+      `${parts.loss} vs ${whole.loss}`,
+    );
+    assert.ok(Math.abs(parts.gradNorm - whole.gradNorm) < 1e-5 * whole.gradNorm);
+    assert.equal(parts.correct, whole.correct);
+    // AdamW's first step moves each weight by about lr * sign(gradient); a
+    // gradient within rounding of 0 may move differently, so the bound is
+    // on the mean difference, far below lr = 1e-3.
+    let sum = 0, n = 0;
+    parts.values.forEach(([name, v], i) => {
+      assert.equal(name, whole.values[i][0]);
+      v.forEach((x, j) => (sum += Math.abs(x - whole.values[i][1][j]), n++));
+    });
+    assert.ok(sum / n < 1e-6, `mean |difference| ${sum / n}`);
+  }
+  await assert.rejects(step(3), /microBatches must be a whole number that divides the batch of 8/);
+  tf.dispose([batch.images, batch.labels]);
+});

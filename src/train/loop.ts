@@ -203,7 +203,12 @@ async function trainEpoch<P extends ParamTree>(
       ? Math.floor((spent / ctx.budgetSeconds) * schedule.totalSteps)
       : 0;
     lr = learningRate(schedule, Math.max(run.step, timeStep));
-    const stepConfig = { lr, labelSmoothing: config.labelSmoothing, optimizer: ctx.optimizer };
+    const stepConfig = {
+      lr,
+      labelSmoothing: config.labelSmoothing,
+      optimizer: ctx.optimizer,
+      microBatches: config.microBatches,
+    };
     const stepStart = performance.now();
     const r = await trainStep(ctx.spec.apply, params, state, batch, stepConfig, ctx.rng)
       .catch((e) => Promise.reject(explainAbort(e, config.batchSize)));

@@ -53,6 +53,8 @@ export async function trainingSteps(
     lr: config.lr,
     labelSmoothing: config.labelSmoothing,
     optimizer: { ...ADAMW_DEFAULTS, weightDecay: config.weightDecay, clipNorm: config.clipNorm },
+    // The preset's micro-batches, where they divide the measured batch.
+    microBatches: b % (config.microBatches ?? 1) === 0 ? config.microBatches : 1,
   };
   const pixels = new Float32Array(b * 3072), labels = new Int32Array(b);
   let next = 0;

@@ -15,7 +15,7 @@ import {
 } from "../core/params.ts";
 import type { Rng } from "../core/rng.ts";
 import { guardWebGPU } from "../backend/webgpu_errors.ts";
-import type { Images, Logits } from "../core/tensor.ts";
+import { cast, type Images, type Logits } from "../core/tensor.ts";
 import { type AdamWConfig, type AdamWState, adamwStep } from "./adamw.ts";
 import { adamwStepOnHost } from "./adamw_host.ts";
 import { correctCount, crossEntropy } from "./loss.ts";
@@ -43,6 +43,13 @@ export interface StepConfig {
   labelSmoothing: number;
   /** AdamW settings. */
   optimizer: AdamWConfig;
+  /**
+   * Split the batch into this many equal parts and average their gradients
+   * before the one update (default 1). The same step as the whole batch for
+   * a model without batch norm, with a fraction of the activation memory:
+   * the wasm heap (4 GiB) cannot hold some models' whole-batch tape.
+   */
+  microBatches?: number;
 }
 
 /** What a step reports (plain numbers: the step syncs once). */
@@ -107,13 +114,7 @@ async function unguardedStep<P extends ParamTree>(
   rng: Rng,
 ): Promise<StepResult<P>> {
   const { trainable, buffers } = splitBuffers(params);
-  let correct: tf.Tensor | null = null;
-  const lossOf = (...ws: tf.Tensor[]) => {
-    const logits = apply(withBuffers(unflatten(trainable, ws), buffers), batch.images, rng);
-    correct = tf.keep(correctCount(logits, batch.labels));
-    return crossEntropy(logits, batch.labels, config.labelSmoothing);
-  };
-  const { value, grads } = tf.valueAndGrads(lossOf)(leaves(trainable));
+  const { value, grads, correct } = gradients(apply, trainable, buffers, batch, config, rng);
   // Tensors of the CPU backends live in host memory: update them there in
   // one loop per leaf instead of ~1,000 small kernel calls.
   const update = tf.getBackend() === "webgpu" ? adamwStep : adamwStepOnHost;
@@ -139,6 +140,61 @@ async function unguardedStep<P extends ParamTree>(
     correct: nCorrect,
     gradNorm,
   };
+}
+
+/**
+ * Mean loss, its gradients and the correct count on `batch`, one micro-batch
+ * at a time: each part's tape is freed before the next is built, and the
+ * parts' mean gradients are averaged (equal parts, so that is the batch's).
+ */
+function gradients(
+  apply: ApplyFn,
+  trainable: ParamTree,
+  buffers: ParamTree | null,
+  batch: Batch,
+  config: StepConfig,
+  rng: Rng,
+): { value: tf.Scalar; grads: tf.Tensor[]; correct: tf.Tensor } {
+  const parts = config.microBatches ?? 1, size = batch.images.shape[0];
+  if (!Number.isInteger(parts) || parts < 1 || size % parts !== 0) {
+    throw new Error(
+      `microBatches must be a whole number that divides the batch of ${size}, got ${parts}`,
+    );
+  }
+  const part = size / parts;
+  let value: tf.Scalar | null = null, correct: tf.Tensor | null = null;
+  let grads: tf.Tensor[] | null = null;
+  for (let i = 0; i < parts; i++) {
+    const images: Images = parts === 1
+      ? batch.images
+      : cast(tf.slice(batch.images, [i * part, 0, 0, 0], [part, -1, -1, -1]));
+    const labels = parts === 1 ? batch.labels : tf.slice(batch.labels, [i * part], [part]);
+    let partCorrect: tf.Tensor | null = null;
+    const lossOf = (...ws: tf.Tensor[]) => {
+      const logits = apply(withBuffers(unflatten(trainable, ws), buffers), images, rng);
+      partCorrect = tf.keep(correctCount(logits, labels));
+      return crossEntropy(logits, labels, config.labelSmoothing);
+    };
+    const r = tf.valueAndGrads(lossOf)(leaves(trainable));
+    if (parts > 1) tf.dispose([images, labels]);
+    // Running sums; divided by the number of parts below.
+    const add = <X extends tf.Tensor>(sum: X | null, x: X): X => {
+      if (!sum) return x;
+      const out = tf.add(sum, x) as X;
+      tf.dispose([sum, x]);
+      return out;
+    };
+    value = add(value, r.value as tf.Scalar);
+    correct = add(correct, partCorrect!);
+    grads = grads ? grads.map((g, j) => add(g, r.grads[j])) : r.grads;
+  }
+  if (parts === 1) return { value: value!, grads: grads!, correct: correct! };
+  const scale = (x: tf.Tensor) => {
+    const out = tf.div(x, parts);
+    x.dispose();
+    return out;
+  };
+  return { value: scale(value!) as tf.Scalar, grads: grads!.map(scale), correct: correct! };
 }
 
 /** Logits for a batch in evaluation mode (no dropout), read back as arrays. */

@@ -58,7 +58,13 @@ export * from "./src/train/step.ts";
 export * from "./src/train/evaluate.ts";
 // The config's type and defaults only: `SAMPLE_DIR` and `dataDir` name a
 // folder of this repository's checkout (publishing excludes data/sample).
-export { defaultConfig, presetDefaults, type TrainConfig } from "./src/train/config.ts";
+export {
+  defaultConfig,
+  optimizerOf,
+  presetDefaults,
+  scheduleOf,
+  type TrainConfig,
+} from "./src/train/config.ts";
 export type { BackendName } from "./src/backend/select.ts";
 // A checkpoint from bytes; reading and writing files is in ./train.
 export {

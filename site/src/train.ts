@@ -8,7 +8,6 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
-  ADAMW_DEFAULTS,
   brand,
   defaultConfig,
   disposeTree,
@@ -18,8 +17,10 @@ import {
   initAdamW,
   learningRate,
   modelSpec,
+  optimizerOf,
   type ParamTree,
   Rng,
+  scheduleOf,
   splitBuffers,
   trainStep,
 } from "@vision-attention/sa";
@@ -54,17 +55,8 @@ export async function trainTinyViT(
   const spec = modelSpec("vit", "tiny");
   const batchSize = Math.min(config.batchSize, train.size);
   const stepsPerEpoch = Math.floor(train.size / batchSize);
-  const schedule = {
-    peakLr: config.lr,
-    warmupSteps: Math.round(config.warmupEpochs * stepsPerEpoch),
-    totalSteps: config.epochs * stepsPerEpoch,
-    minLr: config.lr * 0.01,
-  };
-  const optimizer = {
-    ...ADAMW_DEFAULTS,
-    weightDecay: config.weightDecay,
-    clipNorm: config.clipNorm,
-  };
+  const schedule = scheduleOf(config, stepsPerEpoch);
+  const optimizer = optimizerOf(config);
   const rng = new Rng(config.seed);
   let params: ParamTree = spec.init(rng.fork());
   let state = initAdamW(splitBuffers(params).trainable);

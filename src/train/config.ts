@@ -6,8 +6,9 @@
  */
 import type { BackendName } from "../backend/select.ts";
 import type { ModelKind } from "../models/presets.ts";
-import { ADAMW_DEFAULTS } from "./adamw.ts";
+import { ADAMW_DEFAULTS, type AdamWConfig } from "./adamw.ts";
 import type { TestTimeAugmentation } from "./evaluate.ts";
+import type { ScheduleConfig } from "./schedule.ts";
 
 /** Everything a run depends on; saved as `config.json`. */
 export interface TrainConfig {
@@ -93,6 +94,24 @@ export function presetDefaults(model: ModelKind, preset: string): Partial<TrainC
   return model === "cnn"
     ? { batchSize: 256, lr: 3e-3, warmupEpochs: 0.5, epochs: 30 }
     : { batchSize: 256, lr: 1.5e-3, warmupEpochs: 0.5, epochs: 30 };
+}
+
+/**
+ * The learning-rate schedule a run takes: linear warmup to `config.lr`, then
+ * cosine down to 1% of it at the end of `config.epochs`.
+ */
+export function scheduleOf(config: TrainConfig, stepsPerEpoch: number): ScheduleConfig {
+  return {
+    peakLr: config.lr,
+    warmupSteps: Math.round(config.warmupEpochs * stepsPerEpoch),
+    totalSteps: config.epochs * stepsPerEpoch,
+    minLr: config.lr * 0.01,
+  };
+}
+
+/** AdamW's settings for a run: the defaults' betas and eps, the run's decay and clipping. */
+export function optimizerOf(config: TrainConfig): AdamWConfig {
+  return { ...ADAMW_DEFAULTS, weightDecay: config.weightDecay, clipNorm: config.clipNorm };
 }
 
 /** The folder of the shipped sample (1,000 training and 200 test images). */

@@ -22,7 +22,7 @@ import { Progress } from "../cli/progress.ts";
 import { type AdamWConfig, type AdamWState, initAdamW } from "./adamw.ts";
 import { ATOMIC_TEMP, removeStaleFiles } from "../core/stale_files.ts";
 import { readCheckpoint, type RunState, saveCheckpoint } from "./checkpoint.ts";
-import { dataDir, type TrainConfig } from "./config.ts";
+import { dataDir, optimizerOf, scheduleOf, type TrainConfig } from "./config.ts";
 import { calibrate, evaluate, type TestTimeAugmentation, ttaMode } from "./evaluate.ts";
 import {
   claimRunFolder,
@@ -305,19 +305,8 @@ export async function train(
     await removeStaleFiles(out, ATOMIC_TEMP);
   }
 
-  const schedule = {
-    peakLr: config.lr,
-    warmupSteps: Math.round(config.warmupEpochs * stepsPerEpoch),
-    totalSteps: config.epochs * stepsPerEpoch,
-    minLr: config.lr * 0.01,
-  };
-  const optimizer = {
-    beta1: 0.9,
-    beta2: 0.999,
-    eps: 1e-8,
-    weightDecay: config.weightDecay,
-    clipNorm: config.clipNorm,
-  };
+  const schedule = scheduleOf(config, stepsPerEpoch);
+  const optimizer = optimizerOf(config);
 
   let rng = new Rng(config.seed);
   let params: ParamTree = spec.init(rng.fork());

@@ -14,8 +14,8 @@ import { fillBatch } from "../data/batches.ts";
 import { type ImageSet, loadCifar10 } from "../data/cifar.ts";
 import type { ModelSpec } from "../models/presets.ts";
 import type { Sgemm } from "../backend/blas.ts";
-import { ADAMW_DEFAULTS, type AdamWState, initAdamW } from "./adamw.ts";
-import { dataDir, defaultConfig, presetDefaults } from "./config.ts";
+import { type AdamWState, initAdamW } from "./adamw.ts";
+import { dataDir, defaultConfig, optimizerOf, presetDefaults } from "./config.ts";
 import { predict, trainStep } from "./step.ts";
 
 /** The batch size a preset trains with (`presetDefaults`, else the default). */
@@ -52,7 +52,7 @@ export async function trainingSteps(
   const stepConfig = {
     lr: config.lr,
     labelSmoothing: config.labelSmoothing,
-    optimizer: { ...ADAMW_DEFAULTS, weightDecay: config.weightDecay, clipNorm: config.clipNorm },
+    optimizer: optimizerOf(config),
     // The preset's micro-batches, where they divide the measured batch.
     microBatches: b % (config.microBatches ?? 1) === 0 ? config.microBatches : 1,
   };

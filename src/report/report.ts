@@ -154,12 +154,12 @@ function budgetSentences(r: CompareResults): string[] {
 
 /** Sentences that state what the results show (generated, never hand-written). */
 export function findings(r: CompareResults): string[] {
-  return [
-    ...r.pairs.map((p) => pairSentence(r, p)),
-    speedSentence(r),
-    perClassSentence(r),
-    ...budgetSentences(r),
-  ];
+  return [...comparisonFindings(r), ...budgetSentences(r)];
+}
+
+/** The findings about the compared runs themselves (the budget sentences have their own section). */
+function comparisonFindings(r: CompareResults): string[] {
+  return [...r.pairs.map((p) => pairSentence(r, p)), speedSentence(r), perClassSentence(r)];
 }
 
 /** The whole report. */
@@ -204,11 +204,7 @@ ${summaryTable(r)}
 
 ## Findings
 
-${
-    findings(r).filter((s) => !r.references.length || !budgetSentences(r).includes(s)).map((s) =>
-      `- ${s}`
-    ).join("\n")
-  }
+${comparisonFindings(r).map((s) => `- ${s}`).join("\n")}
 
 ## Per seed
 

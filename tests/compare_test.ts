@@ -110,6 +110,26 @@ Deno.test("compare() refuses a mismatched set before training or creating anythi
     compare(tinyOptions(out, { models: parseModels("cnn:hour-noattn,vit:hour-deep") })),
     /needs a CNN with self-attention and a ViT/,
   );
+  // Finished runs are checked by their recorded counts, before --out is made.
+  for (
+    const [name, model, preset, params] of [["a", "cnn", "tiny", 1000], [
+      "b",
+      "vit",
+      "tiny",
+      2000,
+    ]] as const
+  ) {
+    await Deno.mkdir(join(root, name));
+    const config = { model, preset, data: "sample", augment: true };
+    const summary = { params, testAccuracy: 0.5, trainImages: 10, testImages: 10 };
+    await Deno.writeTextFile(join(root, name, "config.json"), JSON.stringify(config));
+    await Deno.writeTextFile(join(root, name, "summary.json"), JSON.stringify(summary));
+    await Deno.writeTextFile(join(root, name, "metrics.jsonl"), "");
+  }
+  await assert.rejects(
+    compare(tinyOptions(out, { runs: [join(root, "a"), join(root, "b")] })),
+    /cnn:tiny \(1,000 parameters\) and vit:tiny \(2,000\) differ by 50\.0%/,
+  );
   assert.equal(await exists(out), false, "no output folder for a refused comparison");
   // The matched hour set passes the check (no training happens here).
   assert.ok(matchedPair(parseModels("cnn:hour,cnn:hour-noattn,vit:hour-deep")).gap < 0.01);

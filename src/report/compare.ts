@@ -64,6 +64,24 @@ export function parseModels(text: string): ModelId[] {
   });
 }
 
+/**
+ * The parameter gap of a CNN-SA and a ViT, relative to the ViT; throws when
+ * it exceeds {@linkcode MAX_PARAM_GAP}.
+ */
+function checkParamGap(cnn: string, pc: number, vit: string, pv: number): number {
+  const gap = Math.abs(pc - pv) / pv;
+  if (gap > MAX_PARAM_GAP) {
+    throw new Error(
+      `${cnn} (${pc.toLocaleString("en-US")} parameters) and ${vit} (${
+        pv.toLocaleString("en-US")
+      }) differ by ${(100 * gap).toFixed(1)}%; a fair comparison needs ${
+        100 * MAX_PARAM_GAP
+      }% or less (deno task info lists every preset's size; cnn:hour matches vit:hour-deep)`,
+    );
+  }
+  return gap;
+}
+
 /** Whether a model has self-attention layers (every ViT does). */
 export function hasAttention(kind: ModelKind, preset: string): boolean {
   if (kind === "vit") return true;
@@ -86,16 +104,7 @@ export function matchedPair(models: ModelId[]): { cnn: ModelId; vit: ModelId; ga
   }
   const pc = modelSpec(cnn.kind, cnn.preset).paramCount,
     pv = modelSpec(vit.kind, vit.preset).paramCount;
-  const gap = Math.abs(pc - pv) / pv;
-  if (gap > MAX_PARAM_GAP) {
-    throw new Error(
-      `cnn:${cnn.preset} (${pc.toLocaleString("en-US")} parameters) and vit:${vit.preset} (${
-        pv.toLocaleString("en-US")
-      }) differ by ${(100 * gap).toFixed(1)}%; a fair comparison needs ${
-        100 * MAX_PARAM_GAP
-      }% or less (deno task info lists every preset's size; cnn:hour matches vit:hour-deep)`,
-    );
-  }
+  const gap = checkParamGap(`cnn:${cnn.preset}`, pc, `vit:${vit.preset}`, pv);
   return { cnn, vit, gap };
 }
 
@@ -405,15 +414,11 @@ function matchedPairOfRuns(runs: RunRecord[]): number {
   if (!cnn || !vit) {
     throw new Error("A comparison needs at least one CNN-SA run and one ViT run");
   }
-  const gap = Math.abs(cnn.summary.params - vit.summary.params) / vit.summary.params;
-  if (gap > MAX_PARAM_GAP) {
-    throw new Error(
-      `Parameter counts differ by ${
-        (100 * gap).toFixed(1)
-      }% (CNN ${cnn.summary.params}, ViT ${vit.summary.params}); a fair comparison needs ${
-        100 * MAX_PARAM_GAP
-      }% or less`,
-    );
-  }
+  const gap = checkParamGap(
+    runKey(cnn),
+    cnn.summary.params,
+    runKey(vit),
+    vit.summary.params,
+  );
   return gap;
 }

@@ -15,6 +15,7 @@ import { readCheckpoint } from "../src/train/checkpoint.ts";
 const CHILD = new URL("./_webgpu_child.ts", import.meta.url).pathname;
 const TRAIN = new URL("../tasks/train.ts", import.meta.url).pathname;
 const EXPORT = new URL("../tasks/export.ts", import.meta.url).pathname;
+const PROFILE = new URL("../tasks/profile.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
 
 // Mesa's GL rasteriser compiles a training step's ~100 shaders in minutes;
@@ -30,23 +31,21 @@ const skip = adapter === null
 if (skip) console.log(`webgpu_test.ts: skipped: ${skip}`);
 const ignore = skip !== null;
 
+const ALL_PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"];
+
 /**
  * Run deno on `args` with XDG_RUNTIME_DIR unset (as on a bare CI machine:
- * Mesa complains then) and `env` added.
+ * Mesa complains then), `env` added and `permissions` granted.
  */
-async function deno(args: string[], env: Record<string, string> = {}) {
+async function deno(
+  args: string[],
+  env: Record<string, string> = {},
+  permissions = ALL_PERMISSIONS,
+) {
   const base = Deno.env.toObject();
   delete base.XDG_RUNTIME_DIR;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-ffi",
-      "--v8-flags=--no-liftoff",
-      ...args,
-    ],
+    args: ["run", ...permissions, "--v8-flags=--no-liftoff", ...args],
     env: { ...base, ...env },
     clearEnv: true,
     stdout: "piped",
@@ -245,7 +244,7 @@ Deno.test({
   },
 });
 
-Deno.test("train and export print neither tfjs's Node.js banner nor Mesa's XDG_RUNTIME_DIR line", async () => {
+Deno.test("train, export and profile print neither tfjs's Node.js banner nor Mesa's XDG_RUNTIME_DIR line", async () => {
   const out = await Deno.makeTempDir();
   const noise = /XDG_RUNTIME_DIR|looks like you are running TensorFlow\.js/;
   const backends = ignore ? ["cpu"] : ["cpu", "webgpu"];
@@ -288,6 +287,14 @@ Deno.test("train and export print neither tfjs's Node.js banner nor Mesa's XDG_R
     assert.equal(exported.code, 0, exported.stderr);
     assert.doesNotMatch(exported.stderr + exported.stdout, noise);
   }
+  // profile (like bench and eval) probes the adapter without write permission.
+  const profiled = await deno(
+    [PROFILE, "--model", "vit", "--preset", "tiny", "--batch-size", "8", "--steps", "1"],
+    {},
+    ["--allow-read", "--allow-env", "--allow-ffi"],
+  );
+  assert.equal(profiled.code, 0, profiled.stderr);
+  assert.doesNotMatch(profiled.stderr + profiled.stdout, noise);
   await Deno.remove(out, { recursive: true });
 });
 

@@ -37,39 +37,29 @@ export interface AdapterLike {
 /**
  * Mesa's WSI code prints "XDG_RUNTIME_DIR is invalid or not set in the
  * environment" on stderr whenever that variable is unset or not an absolute
- * path, though a compute-only program needs no display. Point it at a
- * private, empty directory while the adapters are enumerated; returns what
- * removes it. (Later Mesa only tries to connect to a display there and fails
- * quietly, so the directory need not outlive the request: nothing is left in
- * /tmp.) Without env or write permission it leaves things as they are.
+ * path, though a compute-only program needs no display; it checks again
+ * later, so the setting stays for the process. Point it at a path under
+ * `/dev/null`: absolute, so Mesa is quiet, and impossible to create (a
+ * character device has no children), so no one can plant a display socket
+ * there and nothing needs write permission (bench, profile and eval have
+ * none) or cleaning up. Without env permission it leaves things as they are.
  */
-function privateRuntimeDir(): () => void {
+function quietRuntimeDir(): void {
   try {
-    if (Deno.env.get("XDG_RUNTIME_DIR")?.startsWith("/")) return () => {};
-    const dir = Deno.makeTempDirSync({ prefix: "vision-attention-runtime-" });
-    Deno.chmodSync(dir, 0o700); // what the XDG spec asks of the directory
-    Deno.env.set("XDG_RUNTIME_DIR", dir);
-    return () => {
-      try {
-        Deno.removeSync(dir, { recursive: true });
-      } catch { /* already gone */ }
-    };
-  } catch {
-    return () => {}; // only a warning is at stake
-  }
+    if (Deno.build.os === "windows" || Deno.env.get("XDG_RUNTIME_DIR")?.startsWith("/")) return;
+    Deno.env.set("XDG_RUNTIME_DIR", "/dev/null/vision-attention-no-display");
+  } catch { /* only a warning is at stake */ }
 }
 
 /** The WebGPU adapter, or null when `navigator.gpu` offers none. */
 export async function requestAdapter(): Promise<GPUAdapter | null> {
   const gpu = (globalThis.navigator as { gpu?: GPU }).gpu;
   if (!gpu) return null;
-  const removeRuntimeDir = privateRuntimeDir();
+  quietRuntimeDir();
   try {
     return await gpu.requestAdapter({ powerPreference: "high-performance" });
   } catch {
     return null;
-  } finally {
-    removeRuntimeDir();
   }
 }
 

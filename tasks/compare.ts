@@ -25,6 +25,9 @@ import {
 } from "../src/report/compare.ts";
 import { summaryTable } from "../src/report/report.ts";
 
+/** Steps per model of the speed measurement after the runs (about a minute per hour model). */
+const DEFAULT_SPEED_STEPS = 6;
+
 const HELP = `Compare models on CIFAR-10: a CNN with self-attention and a ViT matched in
 parameters (checked before anything trains), and any ablations beside them.
 
@@ -45,6 +48,8 @@ Usage: deno task compare [flags]
   --test-size N       first N test images
   --backend NAME      ${BACKEND_NAMES.join(" | ")} (default auto)
   --reference A,B     finished runs to show beside the comparison at their own budget
+  --speed-steps N     after the runs, time N training steps of each model alone, for the
+                      report's speed figures (default ${DEFAULT_SPEED_STEPS}; 0 skips)
   --runs A B ...      reuse finished run folders instead of training
   --out DIR           output folder (default runs/compare-<timestamp>)
   --resume DIR        continue an interrupted comparison in DIR with its saved settings
@@ -67,6 +72,7 @@ async function main(args: string[]): Promise<void> {
       "test-size": { type: "string" },
       backend: { type: "string" },
       reference: { type: "string" },
+      "speed-steps": { type: "string" },
       runs: { type: "string" },
       out: { type: "string" },
       resume: { type: "string" },
@@ -87,6 +93,8 @@ async function main(args: string[]): Promise<void> {
   const backend = choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto";
   // Paths on the command line are relative to the caller's folder (INIT_CWD).
   const reference = v.reference?.split(",").filter((s) => s).map((r) => resolvePath(r));
+  const speedSteps = numberFlag("speed-steps", v["speed-steps"], { integer: true, min: 0 }) ??
+    DEFAULT_SPEED_STEPS;
   if (v.resume) {
     const dir = resolvePath(v.resume);
     const settings = ["models", "preset", "epochs", "minutes", "seeds", "batch-size", "data"]
@@ -98,7 +106,7 @@ async function main(args: string[]): Promise<void> {
     }
     const plan = await readPlan(dir);
     if (!plan) throw new UsageError(`${dir}/compare.json is missing: nothing to resume`);
-    return report(await compare({ ...plan, backend, out: dir, reference }), dir);
+    return report(await compare({ ...plan, backend, out: dir, reference, speedSteps }), dir);
   }
   let models;
   try {
@@ -120,6 +128,7 @@ async function main(args: string[]): Promise<void> {
     out: resolvePath(v.out) ?? `runs/compare-${stamp()}`,
     runs: runs?.map((r) => resolvePath(r)),
     reference,
+    speedSteps,
   };
   report(await compare(options), options.out);
 }

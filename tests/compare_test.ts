@@ -87,12 +87,36 @@ Deno.test("compare() on the shipped sample writes the report, results and plots;
     again.results.models.map((m) => m.seedAccuracy),
     results.models.map((m) => m.seedAccuracy),
   );
-  // Reusing the finished runs through --runs gives the same numbers too.
+  assert.ok(results.models.every((m) => m.measured === undefined), "no speed measured unasked");
+  // Reusing the finished runs through --runs gives the same numbers too; this
+  // time each model's speed is measured alone and reported beside the runs'.
   const reused = await compare({
     ...tinyOptions(join(out, "again")),
     runs: ["cnn-tiny-seed0", "vit-tiny-seed0"].map((d) => join(out, d)),
+    speedSteps: 2,
   });
   assert.equal(reused.results.models[0].finalTestAccuracy.mean, cnn.seedAccuracy[0]);
+  for (const m of reused.results.models) {
+    const s = m.measured!;
+    assert.equal(s.steps, 2, `${m.key}: one step in each of two rounds`);
+    assert.equal(s.batchSize, 32, `${m.key}: the runs' batch`);
+    assert.ok(
+      s.stepRange[0] <= s.imagesPerSecond && s.imagesPerSecond <= s.stepRange[1],
+      `${m.key}: ${s.imagesPerSecond} images/s outside its steps' range ${s.stepRange}`,
+    );
+  }
+  const [mc, mv] = reused.results.models.map((m) => m.measured!.imagesPerSecond.toFixed(0));
+  assert.match(reused.report, /\| images\/s \(runs\) \| images\/s \(alone\) \|/);
+  assert.ok(
+    reused.report.includes(
+      `Training speed measured alone after the runs on ${
+        reused.results.models[0].measured!.backend
+      }`,
+    ) &&
+      reused.report.includes(`CNN-SA (tiny) ${mc} images/s`) &&
+      reused.report.includes(`ViT (tiny) ${mv} images/s`),
+    "the speed sentence quotes the measured rates",
+  );
   await Deno.remove(out, { recursive: true });
 });
 

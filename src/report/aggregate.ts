@@ -27,6 +27,20 @@ export function stat(xs: number[]): Stat {
   return { mean, std, n };
 }
 
+/** A model's training speed measured alone, after its runs. */
+export interface MeasuredSpeed {
+  /** The backend measured (`fast`, `wasm`, `cpu`, `webgpu`). */
+  backend: string;
+  /** Images per step: the batch its runs trained with. */
+  batchSize: number;
+  /** Training steps measured (after warm-up). */
+  steps: number;
+  /** Images per second over all measured steps. */
+  imagesPerSecond: number;
+  /** Images/s of the slowest and the fastest step. */
+  stepRange: [number, number];
+}
+
 /** Per-model aggregate over its seeds. */
 export interface ModelResult {
   /** `kind:preset`, e.g. `cnn:hour`. */
@@ -47,8 +61,10 @@ export interface ModelResult {
   epochs: Stat;
   /** Training seconds per run. */
   trainSeconds: Stat;
-  /** Training throughput per run. */
+  /** Training throughput per run (what each run got, on whatever else the machine did). */
   imagesPerSecond: Stat;
+  /** Training speed measured alone after the runs, when the comparison asked for it. */
+  measured?: MeasuredSpeed;
   /** Final test accuracy with the run's test-time augmentation (`tta`). */
   finalTestAccuracy: Stat;
   /** Final test accuracy from one view. */

@@ -19,14 +19,22 @@ import { type ModelKind, modelSpec, presetNames } from "../models/presets.ts";
 import { dataDir, defaultConfig, presetDefaults, type TrainConfig } from "../train/config.ts";
 import { ttaMode } from "../train/evaluate.ts";
 import { train } from "../train/loop.ts";
-import { aggregate, type ModelResult, paired, type PairedResult, runKey } from "./aggregate.ts";
+import { measure } from "../train/measure.ts";
+import {
+  aggregate,
+  type MeasuredSpeed,
+  type ModelResult,
+  paired,
+  type PairedResult,
+  runKey,
+} from "./aggregate.ts";
 import { writeFigures } from "./figures.ts";
 import { renderReport } from "./report.ts";
 import { readRun, type RunRecord } from "./run_record.ts";
 import { exists } from "../core/exists.ts";
 
 export { aggregate, paired, stat } from "./aggregate.ts";
-export type { ModelResult, PairedResult, Stat } from "./aggregate.ts";
+export type { MeasuredSpeed, ModelResult, PairedResult, Stat } from "./aggregate.ts";
 export { readRun } from "./run_record.ts";
 export type { RunRecord } from "./run_record.ts";
 
@@ -134,6 +142,12 @@ export interface CompareOptions {
   runs?: string[];
   /** Finished runs shown beside the comparison at their own budget (e.g. 60-minute runs). */
   reference?: string[];
+  /**
+   * After the runs, measure each model's training speed alone for this many
+   * steps (0 or absent: no measurement; the report then quotes only the
+   * runs' own rates).
+   */
+  speedSteps?: number;
   /** Silence progress. */
   quiet?: boolean;
 }
@@ -191,7 +205,10 @@ export interface CompareResults {
 }
 
 /** The settings that make a comparison; saved as `compare.json` to resume it. */
-export type Plan = Omit<CompareOptions, "backend" | "out" | "runs" | "reference" | "quiet">;
+export type Plan = Omit<
+  CompareOptions,
+  "backend" | "out" | "runs" | "reference" | "speedSteps" | "quiet"
+>;
 
 function planOf(o: CompareOptions): Plan {
   return {
@@ -373,6 +390,12 @@ export async function compare(
   const models = [...groups.values()].map((rs) =>
     aggregate(rs, hasAttention(rs[0].config.model, rs[0].config.preset))
   );
+  if (o.speedSteps) {
+    // The backend the runs chose (already selected unless the runs were reused).
+    const backend = (await selectBackend(o.backend, o.quiet)).name;
+    const speeds = await measureSpeeds(groups, o.speedSteps, backend, o.quiet);
+    for (const m of models) m.measured = speeds.get(m.key);
+  }
   const cnn = models.find((m) => m.model === "cnn" && m.attention)!,
     vit = models.find((m) => m.model === "vit")!;
   const pairs = [
@@ -403,6 +426,52 @@ export async function compare(
   await writeFileAtomic(join(o.out, "results.json"), JSON.stringify(results, null, 2) + "\n");
   await writeFileAtomic(join(o.out, "report.md"), report);
   return { results, report };
+}
+
+/**
+ * Each model's training speed, measured after the runs with nothing else in
+ * this process: `steps` training steps at the batch its runs used, in two
+ * interleaved rounds so that drift on the machine touches every model alike.
+ * A comparison can span days on a shared machine; these rates are the ones
+ * to compare, the runs' own rates are what each run happened to get.
+ */
+async function measureSpeeds(
+  groups: Map<string, RunRecord[]>,
+  steps: number,
+  backend: string,
+  quiet?: boolean,
+): Promise<Map<string, MeasuredSpeed>> {
+  const seen = new Map<
+    string,
+    { images: number; seconds: number; range: number[]; steps: number }
+  >();
+  const perRound = Math.max(1, Math.ceil(steps / 2));
+  for (let round = 0; round < 2; round++) {
+    for (const [key, runs] of groups) {
+      const { model, preset, batchSize } = runs[0].config;
+      if (!quiet) console.error(`compare: measuring ${key} alone, round ${round + 1} of 2`);
+      const t = await measure(modelSpec(model, preset), "train", {
+        batchSize,
+        steps: perRound,
+        maxSeconds: Infinity,
+      });
+      const acc = seen.get(key) ?? { images: 0, seconds: 0, range: [], steps: 0 };
+      acc.images += t.steps * t.batchSize;
+      acc.seconds += (t.steps * t.batchSize) / t.imagesPerSecond;
+      acc.range.push(...t.stepRange);
+      acc.steps += t.steps;
+      seen.set(key, acc);
+    }
+  }
+  return new Map(
+    [...seen].map(([key, a]) => [key, {
+      backend,
+      batchSize: groups.get(key)![0].config.batchSize,
+      steps: a.steps,
+      imagesPerSecond: a.images / a.seconds,
+      stepRange: [Math.min(...a.range), Math.max(...a.range)] as [number, number],
+    }]),
+  );
 }
 
 /** The matched pair's gap among finished runs (their recorded parameter counts). */

@@ -24,15 +24,21 @@ const count = (n: number) => n.toLocaleString("en-US");
 /** The summary table, in Markdown. */
 export function summaryTable(r: CompareResults): string {
   const tta = r.models[0]?.tta ?? "none";
+  const measured = r.models.some((m) => m.measured);
   const rows = [
-    `| model | parameters | forward MFLOPs / image | epochs | training time (min) | images/s | final test accuracy (${tta}) | final, one view | best epoch, one view |`,
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    `| model | parameters | forward MFLOPs / image | epochs | training time (min) | images/s${
+      measured ? " (runs) | images/s (alone)" : ""
+    } | final test accuracy (${tta}) | final, one view | best epoch, one view |`,
+    `|---|---:|---:|---:|---:|---:|${measured ? "---:|" : ""}---:|---:|---:|`,
   ];
   for (const m of r.models) {
+    const alone = measured ? ` | ${m.measured ? m.measured.imagesPerSecond.toFixed(0) : "–"}` : "";
     rows.push(
       `| ${modelLabel(m)} | ${count(m.params)} | ${(m.flopsPerImage / 1e6).toFixed(1)} | ${
         m.epochs.mean.toFixed(1)
-      } | ${(m.trainSeconds.mean / 60).toFixed(1)} | ${m.imagesPerSecond.mean.toFixed(0)} | ` +
+      } | ${(m.trainSeconds.mean / 60).toFixed(1)} | ${
+        m.imagesPerSecond.mean.toFixed(0)
+      }${alone} | ` +
         `${pct(m.finalTestAccuracy)} | ${pct(m.finalTestAccuracyPlain)} | ${
           pct(m.bestTestAccuracy)
         } |`,
@@ -100,12 +106,31 @@ function pairSentence(r: CompareResults, p: PairedResult): string {
 }
 
 function speedSentence(r: CompareResults): string {
-  const parts = r.models.map((m) =>
+  const own = r.models.map((m) =>
     `${modelLabel(m)} ${m.imagesPerSecond.mean.toFixed(0)} images/s (${
       (m.flopsPerImage / 1e6).toFixed(1)
     } forward MFLOPs per image, ${(m.trainSeconds.mean / 60).toFixed(1)} training minutes)`
   );
-  return `Training speed on ${r.models[0].backend}: ${parts.join("; ")}.`;
+  const measured = r.models.filter((m) => m.measured);
+  if (measured.length === 0) return `Training speed on ${r.models[0].backend}: ${own.join("; ")}.`;
+  const first = measured[0].measured!;
+  const alone = measured.map((m) =>
+    `${modelLabel(m)} ${m.measured!.imagesPerSecond.toFixed(0)} images/s (slowest to fastest step ${
+      m.measured!.stepRange.map((x) => x.toFixed(0)).join("–")
+    })`
+  );
+  const cnn = r.models.find((m) => m.model === "cnn" && m.attention)?.measured,
+    vit = r.models.find((m) => m.model === "vit")?.measured;
+  const ratio = cnn && vit
+    ? ` The matched ViT trains at ${
+      (vit.imagesPerSecond / cnn.imagesPerSecond).toFixed(2)
+    }x the CNN-SA's images/s.`
+    : "";
+  return `Training speed measured alone after the runs on ${first.backend} (each model ${first.steps} steps at its training batch, in two interleaved rounds): ${
+    alone.join("; ")
+  }.${ratio} The runs' own average rates, which include whatever else the machine did while they trained: ${
+    own.join("; ")
+  }.`;
 }
 
 function perClassSentence(r: CompareResults): string {

@@ -106,7 +106,7 @@ async function main(args: string[]): Promise<void> {
     }
     const plan = await readPlan(dir);
     if (!plan) throw new UsageError(`${dir}/compare.json is missing: nothing to resume`);
-    return report(await compare({ ...plan, backend, out: dir, reference, speedSteps }), dir);
+    return report(await compare({ ...plan, backend, out: dir, reference, speedSteps }));
   }
   let models;
   try {
@@ -126,16 +126,17 @@ async function main(args: string[]): Promise<void> {
     testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),
     backend,
     out: resolvePath(v.out) ?? `runs/compare-${stamp()}`,
+    uniqueOut: !v.out, // two default-named comparisons in one second get different folders
     runs: runs?.map((r) => resolvePath(r)),
     reference,
     speedSteps,
   };
-  report(await compare(options), options.out);
+  report(await compare(options));
 }
 
-function report(r: Awaited<ReturnType<typeof compare>>, out: string): void {
+function report(r: Awaited<ReturnType<typeof compare>>): void {
   console.log(summaryTable(r.results));
-  console.log(`\nReport: ${out}/report.md`);
+  console.log(`\nReport: ${r.out}/report.md`);
 }
 
 if (import.meta.main) await runMain(() => main(Deno.args));

@@ -105,6 +105,16 @@ Deno.test("compare() on the shipped sample writes the report, results and plots;
       `${m.key}: ${s.imagesPerSecond} images/s outside its steps' range ${s.stepRange}`,
     );
   }
+  // A default-named folder (uniqueOut) that exists is never reused: two
+  // reports asked for at once land in `again-2` and `again-3`.
+  const both = await Promise.all([1, 2].map(() =>
+    compare({
+      ...tinyOptions(join(out, "again")),
+      runs: ["cnn-tiny-seed0", "vit-tiny-seed0"].map((d) => join(out, d)),
+      uniqueOut: true,
+    })
+  ));
+  assert.deepEqual(both.map((b) => b.out).sort(), [join(out, "again-2"), join(out, "again-3")]);
   const [mc, mv] = reused.results.models.map((m) => m.measured!.imagesPerSecond.toFixed(0));
   assert.match(reused.report, /\| images\/s \(runs\) \| images\/s \(alone\) \|/);
   assert.ok(

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type BackendName, selectBackend } from "../backend/select.ts";
 import { writeFileAtomic } from "../core/safetensors.ts";
 import { loadTestSet } from "../data/cifar.ts";
@@ -138,6 +138,12 @@ export interface CompareOptions {
   backend: BackendName;
   /** The folder the report, results and plots go to. */
   out: string;
+  /**
+   * Never continue an existing `out`: a new comparison gets the first free
+   * `out-2`, `out-3`, ... (for default, timestamped folders: two comparisons
+   * started in the same second get different folders).
+   */
+  uniqueOut?: boolean;
   /** Reuse finished run folders instead of training. */
   runs?: string[];
   /** Finished runs shown beside the comparison at their own budget (e.g. 60-minute runs). */
@@ -207,7 +213,7 @@ export interface CompareResults {
 /** The settings that make a comparison; saved as `compare.json` to resume it. */
 export type Plan = Omit<
   CompareOptions,
-  "backend" | "out" | "runs" | "reference" | "speedSteps" | "quiet"
+  "backend" | "out" | "uniqueOut" | "runs" | "reference" | "speedSteps" | "quiet"
 >;
 
 function planOf(o: CompareOptions): Plan {
@@ -351,8 +357,9 @@ function byModel(runs: RunRecord[]): Map<string, RunRecord[]> {
  * `results.json`, plots and `report.md` into `o.out`.
  */
 export async function compare(
-  o: CompareOptions,
-): Promise<{ results: CompareResults; report: string }> {
+  options: CompareOptions,
+): Promise<{ results: CompareResults; report: string; out: string }> {
+  let o = options;
   // Every check that can fail runs before anything is trained or created.
   const refs = await Promise.all((o.reference ?? []).map(readRun));
   let runs: RunRecord[];
@@ -361,10 +368,10 @@ export async function compare(
     for (const dir of o.runs) runs.push(await readRun(dir)); // in order: the first bad one is named
     matchedPairOfRuns(runs);
     checkSameData(runs);
-    await Deno.mkdir(o.out, { recursive: true });
+    o = { ...o, out: await claimCompareFolder(o, null) };
   } else {
     matchedPair(o.models);
-    const saved = await readPlan(o.out);
+    const saved = o.uniqueOut ? null : await readPlan(o.out);
     if (saved && JSON.stringify(saved) !== JSON.stringify(planOf(o))) {
       throw new Error(
         `${o.out} holds a comparison with other settings (${
@@ -372,10 +379,7 @@ export async function compare(
         }); continue it with --resume ${o.out} or choose another --out`,
       );
     }
-    await Deno.mkdir(o.out, { recursive: true });
-    if (!saved) {
-      await writeFileAtomic(join(o.out, "compare.json"), JSON.stringify(planOf(o)) + "\n");
-    }
+    if (!saved) o = { ...o, out: await claimCompareFolder(o, planOf(o)) };
     await selectBackend(o.backend, o.quiet);
     runs = [];
     // Seed-major order: an interrupted comparison has every model at the same
@@ -425,7 +429,40 @@ export async function compare(
   const report = renderReport(results);
   await writeFileAtomic(join(o.out, "results.json"), JSON.stringify(results, null, 2) + "\n");
   await writeFileAtomic(join(o.out, "report.md"), report);
-  return { results, report };
+  return { results, report, out: o.out };
+}
+
+/**
+ * Create `o.out` (with `uniqueOut`, the first of `out`, `out-2`, ... that does
+ * not exist yet) and, for a comparison that trains, its `compare.json`,
+ * exclusively: of two comparisons started on one folder, the second is told
+ * to resume the first instead of training beside it. Returns the folder.
+ */
+async function claimCompareFolder(o: CompareOptions, plan: Plan | null): Promise<string> {
+  await Deno.mkdir(dirname(o.out), { recursive: true });
+  let out = o.out;
+  for (let i = 2; o.uniqueOut; i++) {
+    try {
+      await Deno.mkdir(out); // not recursive: fails if it exists
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      out = `${o.out}-${i}`;
+    }
+  }
+  await Deno.mkdir(out, { recursive: true });
+  if (!plan) return out;
+  try {
+    await Deno.writeTextFile(join(out, "compare.json"), JSON.stringify(plan) + "\n", {
+      createNew: true,
+    });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    throw new Error(
+      `${out} holds a comparison that started while this one did; continue it with --resume ${out}`,
+    );
+  }
+  return out;
 }
 
 /**

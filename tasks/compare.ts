@@ -21,6 +21,7 @@ import {
   type CompareOptions,
   matchedPair,
   parseModels,
+  PendingRunsError,
   readPlan,
 } from "../src/report/compare.ts";
 import { summaryTable } from "../src/report/report.ts";
@@ -106,7 +107,7 @@ async function main(args: string[]): Promise<void> {
     }
     const plan = await readPlan(dir);
     if (!plan) throw new UsageError(`${dir}/compare.json is missing: nothing to resume`);
-    return report(await compare({ ...plan, backend, out: dir, reference, speedSteps }));
+    return await compareAndReport({ ...plan, backend, out: dir, reference, speedSteps });
   }
   let models;
   try {
@@ -131,10 +132,22 @@ async function main(args: string[]): Promise<void> {
     reference,
     speedSteps,
   };
-  report(await compare(options));
+  await compareAndReport(options);
 }
 
-function report(r: Awaited<ReturnType<typeof compare>>): void {
+/**
+ * Run the comparison and print its table; when other processes are still
+ * training some of its runs, say so and end normally (this process's share
+ * is done).
+ */
+async function compareAndReport(options: CompareOptions): Promise<void> {
+  let r;
+  try {
+    r = await compare(options);
+  } catch (e) {
+    if (!(e instanceof PendingRunsError)) throw e;
+    return console.error(`compare: ${e.message}`);
+  }
   console.log(summaryTable(r.results));
   console.log(`\nReport: ${r.out}/report.md`);
 }

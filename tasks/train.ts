@@ -22,6 +22,7 @@ import { TTA_MODES } from "../src/train/evaluate.ts";
 import {
   type ResumeChanges,
   RunConfigError,
+  RunLockedError,
   train,
   type TrainOptions,
   type TrainSummary,
@@ -222,7 +223,8 @@ async function trainOrRefuse(config: TrainConfig, options: TrainOptions): Promis
   try {
     return await train(config, options);
   } catch (e) {
-    if (e instanceof RunConfigError) throw new UsageError(e.message);
+    // Refusals that changed nothing exit 2, like usage errors.
+    if (e instanceof RunConfigError || e instanceof RunLockedError) throw new UsageError(e.message);
     throw e;
   }
 }

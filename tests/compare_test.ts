@@ -7,10 +7,12 @@ import {
   type ModelResult,
   paired,
   parseModels,
+  PendingRunsError,
   readRun,
   stat,
 } from "../src/report/compare.ts";
 import { ticks } from "../src/report/svg.ts";
+import { holdInAnotherProcess } from "./_lock_holder.ts";
 import { setup } from "./_setup.ts";
 
 await setup();
@@ -82,6 +84,21 @@ Deno.test("compare() on the shipped sample writes the report, results and plots;
     if (f.name !== "config.json") await Deno.remove(join(killedEarly, f.name));
   }
   await Deno.remove(join(killedLate, "summary.json"));
+  // While another process holds one of them (a second `compare --resume` on
+  // the same folder, say), this one does every other run and then says which
+  // are pending instead of writing a report.
+  const holder = await holdInAnotherProcess(killedLate);
+  try {
+    await assert.rejects(compare(tinyOptions(out)), (e: unknown) => {
+      assert.ok(e instanceof PendingRunsError, String(e));
+      assert.deepEqual(e.pending, [killedLate]);
+      assert.match(e.message, /deno task compare --resume/);
+      return true;
+    });
+  } finally {
+    await holder.kill();
+  }
+  assert.ok(await Deno.stat(join(killedEarly, "summary.json")), "the free run was retrained");
   const again = await compare(tinyOptions(out));
   assert.deepEqual(
     again.results.models.map((m) => m.seedAccuracy),

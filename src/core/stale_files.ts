@@ -14,9 +14,11 @@ const STALE_AFTER_MS = 60 * 60 * 1000;
 /**
  * Whether process `pid` may still be writing. Our own pid counts as dead:
  * callers clean before they write, so a leftover under our pid was left by
- * an earlier process that had the same id. Linux answers through `/proc`
- * (read access, which every task has; `Deno.kill(pid, 0)` would need
- * `--allow-run`); elsewhere the answer is "maybe" and the age decides.
+ * an earlier process that had the same id. Linux answers through `/proc`,
+ * but Deno refuses `/proc` to every program without `--allow-all` (Deno
+ * 2.9: `NotCapable` even with `--allow-read`), and `Deno.kill(pid, 0)` would
+ * need `--allow-run`; so for the tasks the answer is "unknown" and the age
+ * decides. (Run folders do not rely on this: see `train/run_lock.ts`.)
  */
 export function processMayBeAlive(pid: number): boolean | "unknown" {
   if (pid === Deno.pid) return false;

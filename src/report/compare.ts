@@ -19,6 +19,7 @@ import { type ModelKind, modelSpec, presetNames } from "../models/presets.ts";
 import { dataDir, defaultConfig, presetDefaults, type TrainConfig } from "../train/config.ts";
 import { ttaMode } from "../train/evaluate.ts";
 import { train } from "../train/loop.ts";
+import { LOCK_FILE, lockRun, RunLockedError } from "../train/run_lock.ts";
 import { measure } from "../train/measure.ts";
 import {
   aggregate,
@@ -275,12 +276,33 @@ const SETTINGS = [
 ] as const;
 
 /**
- * One run of the comparison: reused when finished, resumed from its
- * checkpoint when interrupted, trained otherwise.
+ * Runs of a comparison that other processes are still training: this one
+ * trained or reused every other run, and the report waits for these.
  */
-async function runOne(config: TrainConfig, quiet?: boolean): Promise<RunRecord> {
+export class PendingRunsError extends Error {
+  /**
+   * @param out the comparison folder
+   * @param pending the folders of the runs still training
+   */
+  constructor(readonly out: string, readonly pending: string[]) {
+    super(
+      `${pending.length} run${pending.length === 1 ? " is" : "s are"} still training in ` +
+        `other processes (${pending.join("; ")}); this process did every other run. ` +
+        `When they finish, \`deno task compare --resume ${out}\` writes the report.`,
+    );
+  }
+}
+
+/**
+ * One run of the comparison: reused when finished, resumed from its
+ * checkpoint when interrupted, trained otherwise; null when another live
+ * process holds its folder (that process is training it: two processes can
+ * share a comparison's runs, one at a time each).
+ */
+async function runOne(config: TrainConfig, quiet?: boolean): Promise<RunRecord | null> {
   const dir = config.out, label = `${config.model}:${config.preset}, seed ${config.seed}`;
-  if (await exists(join(dir, "summary.json"))) {
+  const finished = async () => {
+    if (!(await exists(join(dir, "summary.json")))) return null;
     const run = await readRun(dir);
     for (const key of SETTINGS) {
       if (run.config[key] !== config[key]) {
@@ -293,25 +315,46 @@ async function runOne(config: TrainConfig, quiet?: boolean): Promise<RunRecord> 
     }
     if (!quiet) console.error(`compare: ${label}: finished, reused`);
     return run;
+  };
+  const done = await finished();
+  if (done) return done;
+  await Deno.mkdir(dir, { recursive: true });
+  let lock;
+  try {
+    lock = await lockRun(dir);
+  } catch (e) {
+    if (!(e instanceof RunLockedError)) throw e;
+    if (!quiet) {
+      console.error(
+        `compare: ${label}: ${
+          e.holder ? `process ${e.holder.pid}` : "another process"
+        } is training it; next`,
+      );
+    }
+    return null;
   }
-  if (await exists(join(dir, "checkpoint.safetensors"))) {
-    if (!quiet) console.error(`compare: ${label}: resuming from ${dir}`);
-    await train(config, { resume: dir, quiet });
-  } else {
-    if (await exists(dir)) {
+  try {
+    const doneMeanwhile = await finished(); // by the process that held it a moment ago
+    if (doneMeanwhile) return doneMeanwhile;
+    if (await exists(join(dir, "checkpoint.safetensors"))) {
+      if (!quiet) console.error(`compare: ${label}: resuming from ${dir}`);
+      await train(config, { resume: dir, quiet });
+    } else {
       // Killed before its first checkpoint: nothing in it can be resumed.
-      const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+      const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== LOCK_FILE);
       const ours = (n: string) =>
         n === "config.json" || n === "metrics.jsonl" || n.includes(".tmp");
       if (!names.every(ours)) {
         throw new Error(`${dir} holds files a run does not write (${names.join(", ")}); move them`);
       }
-      await Deno.remove(dir, { recursive: true });
+      for (const n of names) await Deno.remove(join(dir, n), { recursive: true });
+      if (!quiet) console.error(`compare: ${label}: training`);
+      await train(config, { quiet });
     }
-    if (!quiet) console.error(`compare: ${label}: training`);
-    await train(config, { quiet });
+    return await readRun(dir);
+  } finally {
+    await lock.release();
   }
-  return await readRun(dir);
 }
 
 function checkSameData(runs: RunRecord[]): void {
@@ -384,9 +427,16 @@ export async function compare(
     runs = [];
     // Seed-major order: an interrupted comparison has every model at the same
     // number of seeds, so its partial report is balanced.
+    const pending: string[] = [];
     for (let seed = 0; seed < o.seeds; seed++) {
-      for (const m of o.models) runs.push(await runOne(runConfig(o, m, seed), o.quiet));
+      for (const m of o.models) {
+        const config = runConfig(o, m, seed);
+        const run = await runOne(config, o.quiet);
+        if (run) runs.push(run);
+        else pending.push(config.out);
+      }
     }
+    if (pending.length) throw new PendingRunsError(o.out, pending);
     checkSameData(runs);
   }
   const gap = matchedPairOfRuns(runs);

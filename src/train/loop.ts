@@ -24,6 +24,9 @@ import { ATOMIC_TEMP, removeStaleFiles } from "../core/stale_files.ts";
 import { readCheckpoint, type RunState, saveCheckpoint } from "./checkpoint.ts";
 import { dataDir, optimizerOf, scheduleOf, type TrainConfig } from "./config.ts";
 import { calibrate, evaluate, type TestTimeAugmentation, ttaMode } from "./evaluate.ts";
+import { lockRun, type RunLock, RunLockedError } from "./run_lock.ts";
+
+export { RunLockedError };
 import {
   claimRunFolder,
   reconcileMetrics,
@@ -250,13 +253,31 @@ async function trainEpoch<P extends ParamTree>(
   return { params, state, lossSum, correct, seen, lr, outOfTime, lastStepSeconds };
 }
 
-/** Train a model as `config` says; returns the summary it also writes. */
+/**
+ * Train a model as `config` says; returns the summary it also writes. The
+ * run folder is locked while it trains ({@linkcode lockRun}): resuming a run
+ * that another live process is training throws {@linkcode RunLockedError}.
+ */
 export async function train(
   config: TrainConfig,
   options: TrainOptions = {},
 ): Promise<TrainSummary> {
+  const held: RunLock[] = [];
+  try {
+    return await trainLocked(config, options, held);
+  } finally {
+    for (const lock of held) await lock.release();
+  }
+}
+
+async function trainLocked(
+  config: TrainConfig,
+  options: TrainOptions,
+  held: RunLock[],
+): Promise<TrainSummary> {
   let resumed: Awaited<ReturnType<typeof readCheckpoint>> | null = null;
   if (options.resume) {
+    held.push(await lockRun(options.resume)); // before anything reads or writes the run
     resumed = await readCheckpoint(
       join(options.resume, "checkpoint.safetensors"),
     );
@@ -301,6 +322,7 @@ export async function train(
     out = await claimRunFolder(out, (o) => render({ ...config, out: o }), {
       unique: options.uniqueOut,
     });
+    held.push(await lockRun(out));
     config = { ...config, out };
     await removeStaleFiles(out, ATOMIC_TEMP);
   }

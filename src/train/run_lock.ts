@@ -1,0 +1,135 @@
+/**
+ * One process per run folder. A process training in a folder holds an
+ * exclusive OS lock (`flock`; `LockFileEx` on Windows) on its `train.lock`;
+ * a second process that would resume or restart the same run is refused
+ * while the first lives, so two trainings never write one checkpoint. The
+ * OS drops the lock when its process ends, however it ends (a kill, a
+ * crash), so there is no stale lock to clean up; the file's text only names
+ * the holder for the error message. (Process ids are no help here: Deno
+ * refuses `/proc` to programs without `--allow-all`.)
+ *
+ * @module
+ */
+import { join } from "node:path";
+
+/** The lock's file name inside a run folder. */
+export const LOCK_FILE = "train.lock";
+
+/** What a lock file says about its holder. */
+export interface LockHolder {
+  /** The process training in the folder. */
+  pid: number;
+  /** When it took the lock (ISO 8601). */
+  started: string;
+}
+
+/** The run folder is being trained by another live process. */
+export class RunLockedError extends Error {
+  /**
+   * @param dir the run folder
+   * @param holder the process that holds it, as its lock file says (null if unreadable)
+   */
+  constructor(readonly dir: string, readonly holder: LockHolder | null) {
+    super(
+      `${dir} is being trained by ${
+        holder ? `process ${holder.pid} (since ${holder.started})` : "another process"
+      }; wait for it to finish or stop it first`,
+    );
+  }
+}
+
+/** A held lock. */
+export interface RunLock {
+  /** Let go of the folder (this process's last holder removes the file). */
+  release(): Promise<void>;
+}
+
+/** Folders this process holds, with how many times each was taken. */
+const held = new Map<string, { file: Deno.FsFile; count: number }>();
+
+function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
+  return a.ino === b.ino && a.dev === b.dev;
+}
+
+/**
+ * Take `dir`'s lock for this process (the folder must exist). Throws
+ * {@linkcode RunLockedError} while another live process holds it. Taking it
+ * again in the same process nests: the folder is free once every taker has
+ * released it.
+ *
+ * @example
+ * ```ts
+ * import { lockRun } from "./run_lock.ts";
+ * const dir = await Deno.makeTempDir();
+ * const lock = await lockRun(dir);
+ * // ... train in dir ...
+ * await lock.release();
+ * await Deno.remove(dir);
+ * ```
+ */
+export async function lockRun(dir: string): Promise<RunLock> {
+  const path = join(dir, LOCK_FILE);
+  const key = await Deno.realPath(dir);
+  const mine = held.get(key);
+  if (mine) {
+    mine.count++;
+    return { release: once(() => releaseKey(key, path)) };
+  }
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const file = await Deno.open(path, { read: true, write: true, create: true });
+    if (!(await file.tryLock(true))) {
+      file.close();
+      throw new RunLockedError(dir, await readHolder(path));
+    }
+    // A holder that released removed the file after we opened it: our lock is
+    // on an unlinked file that nobody else will see. Open the path again.
+    let current: Deno.FileInfo | null = null;
+    try {
+      current = await Deno.stat(path);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    if (!current || !sameFile(current, await file.stat())) {
+      file.close();
+      continue;
+    }
+    await file.truncate(0);
+    const holder: LockHolder = { pid: Deno.pid, started: new Date().toISOString() };
+    await file.write(new TextEncoder().encode(JSON.stringify(holder) + "\n"));
+    held.set(key, { file, count: 1 });
+    return { release: once(() => releaseKey(key, path)) };
+  }
+  throw new Error(`${path} keeps changing: is another process starting this run right now?`);
+}
+
+function once(f: () => Promise<void>): () => Promise<void> {
+  let done = false;
+  return () => {
+    if (done) return Promise.resolve();
+    done = true;
+    return f();
+  };
+}
+
+async function releaseKey(key: string, path: string): Promise<void> {
+  const h = held.get(key);
+  if (!h || --h.count > 0) return;
+  held.delete(key);
+  try {
+    await Deno.remove(path); // while still locked: no one can take a file on its way out
+  } catch {
+    // Gone already, or Windows, which keeps open files: an unlocked lock file
+    // left behind is harmless (the next taker locks it).
+  } finally {
+    h.file.close(); // closing drops the OS lock
+  }
+}
+
+async function readHolder(path: string): Promise<LockHolder | null> {
+  try {
+    const h = JSON.parse(await Deno.readTextFile(path));
+    return Number.isInteger(h?.pid) && typeof h?.started === "string" ? h : null;
+  } catch {
+    return null; // being written, or gone
+  }
+}

@@ -105,6 +105,21 @@ Deno.test("compare() on the shipped sample writes the report, results and plots;
     results.models.map((m) => m.seedAccuracy),
   );
   assert.ok(results.models.every((m) => m.measured === undefined), "no speed measured unasked");
+  // Every run done, and another process is writing the report: this one leaves it alone.
+  const reporter = await holdInAnotherProcess(out);
+  try {
+    await assert.rejects(compare(tinyOptions(out)), (e: unknown) => {
+      assert.ok(e instanceof PendingRunsError, String(e));
+      assert.deepEqual(e.pending, []);
+      assert.match(
+        e.message,
+        new RegExp(`process ${reporter.pid} is measuring speeds and writing`),
+      );
+      return true;
+    });
+  } finally {
+    await reporter.kill();
+  }
   // Reusing the finished runs through --runs gives the same numbers too; this
   // time each model's speed is measured alone and reported beside the runs'.
   const reused = await compare({

@@ -282,13 +282,18 @@ const SETTINGS = [
 export class PendingRunsError extends Error {
   /**
    * @param out the comparison folder
-   * @param pending the folders of the runs still training
+   * @param pending the folders of the runs still training (none: only the report is)
+   * @param reporter the process writing the report, when every run is done
    */
-  constructor(readonly out: string, readonly pending: string[]) {
+  constructor(readonly out: string, readonly pending: string[], reporter?: number) {
     super(
-      `${pending.length} run${pending.length === 1 ? " is" : "s are"} still training in ` +
-        `other processes (${pending.join("; ")}); this process did every other run. ` +
-        `When they finish, \`deno task compare --resume ${out}\` writes the report.`,
+      pending.length
+        ? `${pending.length} run${pending.length === 1 ? " is" : "s are"} still training in ` +
+          `other processes (${pending.join("; ")}); this process did every other run. ` +
+          `When they finish, \`deno task compare --resume ${out}\` writes the report.`
+        : `every run of ${out} is done and ${
+          reporter ? `process ${reporter}` : "another process"
+        } is measuring speeds and writing the report; nothing is left for this one.`,
     );
   }
 }
@@ -439,6 +444,27 @@ export async function compare(
     if (pending.length) throw new PendingRunsError(o.out, pending);
     checkSameData(runs);
   }
+  // One process measures and reports: the speeds are measured alone.
+  let reportLock;
+  try {
+    reportLock = await lockRun(o.out);
+  } catch (e) {
+    if (e instanceof RunLockedError) throw new PendingRunsError(o.out, [], e.holder?.pid);
+    throw e;
+  }
+  try {
+    return await writeReport(o, runs, refs);
+  } finally {
+    await reportLock.release();
+  }
+}
+
+/** Aggregate finished runs, measure speeds if asked, write plots, results and report. */
+async function writeReport(
+  o: CompareOptions,
+  runs: RunRecord[],
+  refs: RunRecord[],
+): Promise<{ results: CompareResults; report: string; out: string }> {
   const gap = matchedPairOfRuns(runs);
   const groups = byModel(runs);
   const models = [...groups.values()].map((rs) =>

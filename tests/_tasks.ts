@@ -1,7 +1,7 @@
 // Running the task scripts as a user does, for tests: in their own process,
 // from a chosen folder, with the exit code and both streams kept; and a small
 // real checkpoint to point them at.
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import { disposeTree, splitBuffers } from "../src/core/params.ts";
 import { Rng } from "../src/core/rng.ts";
 import { modelSpec } from "../src/models/presets.ts";
@@ -19,30 +19,51 @@ export interface TaskResult {
   stderr: string;
 }
 
+/** The permissions of the training tasks. */
+export const TASK_PERMISSIONS: readonly string[] = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-ffi",
+];
+
+/** How {@linkcode task} runs a script. */
+export interface TaskOptions {
+  /** The folder it runs in (default: the project root). */
+  cwd?: string;
+  /** The folder `deno task` was started from (INIT_CWD); defaults to `cwd`. */
+  initCwd?: string;
+  /** Variables added to the environment. */
+  env?: Record<string, string>;
+  /** Variables taken out of the environment (e.g. XDG_RUNTIME_DIR, as on a bare CI machine). */
+  unsetEnv?: string[];
+  /** Permission flags instead of {@linkcode TASK_PERMISSIONS}. */
+  permissions?: readonly string[];
+}
+
 /**
- * `deno run tasks/SCRIPT args` with the permissions of the training tasks.
- * `initCwd` plays the folder `deno task` was started from; it defaults to
- * `cwd`, so a test run by `deno task test` does not hand its own down.
+ * `deno run SCRIPT args` as a user runs it: in its own process, with the
+ * permissions of the training tasks; `script` is a file in `tasks/` or an
+ * absolute path. `initCwd` defaults to `cwd`, so a test run by
+ * `deno task test` does not hand its own down.
  */
 export async function task(
   script: string,
   args: string[],
-  options: { cwd?: string; initCwd?: string } = {},
+  options: TaskOptions = {},
 ): Promise<TaskResult> {
   const cwd = options.cwd ?? ROOT;
   return await spawn(
     [
       "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-ffi",
+      ...(options.permissions ?? TASK_PERMISSIONS),
       "--v8-flags=--no-liftoff",
-      join(ROOT, "tasks", script),
+      isAbsolute(script) ? script : join(ROOT, "tasks", script),
       ...args,
     ],
     cwd,
     options.initCwd ?? cwd,
+    options,
   );
 }
 
@@ -51,13 +72,19 @@ export async function denoTask(name: string, args: string[], cwd = ROOT): Promis
   return await spawn(["task", "--quiet", "--config", join(ROOT, "deno.json"), name, ...args], cwd);
 }
 
-async function spawn(args: string[], cwd: string, initCwd?: string): Promise<TaskResult> {
+async function spawn(
+  args: string[],
+  cwd: string,
+  initCwd?: string,
+  options: Pick<TaskOptions, "env" | "unsetEnv"> = {},
+): Promise<TaskResult> {
   // `deno task` keeps an INIT_CWD it inherits (as npm does), and `deno task test` sets one.
   const { INIT_CWD: _, ...env } = Deno.env.toObject();
+  for (const name of options.unsetEnv ?? []) delete env[name];
   const out = await new Deno.Command(Deno.execPath(), {
     args,
     cwd,
-    env: initCwd ? { ...env, INIT_CWD: initCwd } : env,
+    env: { ...env, ...(initCwd ? { INIT_CWD: initCwd } : {}), ...options.env },
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",

@@ -1,27 +1,10 @@
 // The task scripts as a user runs them: bad flags and missing data exit
 // non-zero with a message naming the problem.
 import assert from "node:assert/strict";
+import { task } from "./_tasks.ts";
 
-async function run(
-  script: string,
-  ...args: string[]
-): Promise<{ code: number; stderr: string; stdout: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-ffi",
-      `tasks/${script}`,
-      ...args,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const d = new TextDecoder();
-  return { code: out.code, stderr: d.decode(out.stderr), stdout: d.decode(out.stdout) };
-}
+/** `deno run tasks/SCRIPT args` with the training tasks' permissions. */
+const run = (script: string, ...args: string[]) => task(script, args);
 
 Deno.test("train: bad flags exit 2 with a message naming the flag", async () => {
   for (

@@ -11,12 +11,12 @@ import {
   requestAdapter,
 } from "../src/backend/webgpu.ts";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
+import { task } from "./_tasks.ts";
 
 const CHILD = new URL("./_webgpu_child.ts", import.meta.url).pathname;
 const TRAIN = new URL("../tasks/train.ts", import.meta.url).pathname;
 const EXPORT = new URL("../tasks/export.ts", import.meta.url).pathname;
 const PROFILE = new URL("../tasks/profile.ts", import.meta.url).pathname;
-const decoder = new TextDecoder();
 
 // Mesa's GL rasteriser compiles a training step's ~100 shaders in minutes;
 // lavapipe (mesa-vulkan-drivers, which CI installs) in seconds.
@@ -31,27 +31,13 @@ const skip = adapter === null
 if (skip) console.log(`webgpu_test.ts: skipped: ${skip}`);
 const ignore = skip !== null;
 
-const ALL_PERMISSIONS = ["--allow-read", "--allow-write", "--allow-env", "--allow-ffi"];
-
-/**
- * Run deno on `args` with XDG_RUNTIME_DIR unset (as on a bare CI machine:
- * Mesa complains then), `env` added and `permissions` granted.
- */
-async function deno(
-  args: string[],
+/** A script run as a user runs it, with XDG_RUNTIME_DIR unset (as on a bare CI machine: Mesa complains then). */
+function deno(
+  [script, ...args]: string[],
   env: Record<string, string> = {},
-  permissions = ALL_PERMISSIONS,
+  permissions?: string[],
 ) {
-  const base = Deno.env.toObject();
-  delete base.XDG_RUNTIME_DIR;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...permissions, "--v8-flags=--no-liftoff", ...args],
-    env: { ...base, ...env },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return { code: out.code, stdout: decoder.decode(out.stdout), stderr: decoder.decode(out.stderr) };
+  return task(script, args, { env, permissions, unsetEnv: ["XDG_RUNTIME_DIR"] });
 }
 
 async function child(args: string[], env: Record<string, string> = {}) {

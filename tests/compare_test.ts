@@ -9,10 +9,13 @@ import {
   parseModels,
   PendingRunsError,
   readRun,
+  runConfig,
   stat,
 } from "../src/report/compare.ts";
+import { train } from "../src/train/loop.ts";
 import { ticks } from "../src/report/svg.ts";
 import { holdInAnotherProcess } from "./_lock_holder.ts";
+import { task } from "./_tasks.ts";
 import { setup } from "./_setup.ts";
 
 await setup();
@@ -277,4 +280,63 @@ Deno.test("stat() and ticks() give the numbers the report relies on", () => {
   assert.deepEqual(stat([1, 2, 3]), { mean: 2, std: 1, n: 3 });
   assert.deepEqual(stat([5]), { mean: 5, std: 0, n: 1 });
   assert.deepEqual(ticks(13.5, 18.5), [13, 14, 15, 16, 17, 18, 19]);
+});
+
+Deno.test("compare(): a run another process finished meanwhile is taken up at the end, and the report written", async () => {
+  const out = await Deno.makeTempDir(), scratch = await Deno.makeTempDir();
+  const o = tinyOptions(out);
+  // What the other process will have trained: the same run, finished elsewhere.
+  const template = join(scratch, "vit");
+  await train({ ...runConfig(o, { kind: "vit", preset: "tiny" }, 0), out: template }, {
+    quiet: true,
+  });
+  const held = join(out, "vit-tiny-seed0");
+  await Deno.mkdir(held, { recursive: true });
+  // It holds the run until this process has passed it (seed 1 has started), then finishes it.
+  const other = await holdInAnotherProcess(held, {
+    when: join(out, "cnn-tiny-seed1", "config.json"),
+    from: template,
+  });
+  try {
+    const { results } = await compare(o);
+    assert.deepEqual(results.models.map((m) => m.seeds), [[0, 1], [0, 1]]);
+  } finally {
+    await other.kill();
+  }
+  assert.ok(await Deno.stat(join(out, "report.md")));
+  await Deno.remove(out, { recursive: true });
+  await Deno.remove(scratch, { recursive: true });
+});
+
+Deno.test("two compare processes share one comparison: each run trained once, one report", async () => {
+  const out = await Deno.makeTempDir();
+  const flags = ["--speed-steps", "0"];
+  const first = task("compare.ts", [
+    ...["--models", "cnn:tiny,vit:tiny", "--epochs", "1", "--seeds", "2", "--data", "sample"],
+    ...["--train-size", "1000", "--test-size", "50", "--batch-size", "32", "--out", out],
+    ...flags,
+  ]);
+  // The second joins as a user would, with --resume, once the first has saved the plan.
+  const plan = join(out, "compare.json");
+  while (!(await Deno.stat(plan).then(() => true, () => false))) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const second = task("compare.ts", ["--resume", out, ...flags]);
+  const both = await Promise.all([first, second]);
+  for (const r of both) assert.equal(r.code, 0, r.stderr);
+  const log = both.map((r) => r.stderr).join("\n");
+  // Whether they overlapped depends on timing; the test above makes that deterministic.
+  for (
+    const label of ["cnn:tiny, seed 0", "vit:tiny, seed 0", "cnn:tiny, seed 1", "vit:tiny, seed 1"]
+  ) {
+    const trained = log.split("\n").filter((l) => l === `compare: ${label}: training`);
+    assert.equal(trained.length, 1, `${label} trained ${trained.length} times:\n${log}`);
+  }
+  assert.ok(both.some((r) => r.stdout.includes("Report:")), `no process wrote the report:\n${log}`);
+  assert.ok(await Deno.stat(join(out, "report.md")));
+  assert.equal(
+    JSON.parse(await Deno.readTextFile(join(out, "results.json"))).models.length,
+    2,
+  );
+  await Deno.remove(out, { recursive: true });
 });

@@ -6,16 +6,21 @@ import { LOCK_FILE, lockRun, RunLockedError } from "../src/train/run_lock.ts";
 import { holdInAnotherProcess } from "./_lock_holder.ts";
 import { task, tinyCheckpoint } from "./_tasks.ts";
 
-Deno.test("lockRun(): held while taken, nested in one process, removed by the last release", async () => {
+Deno.test("lockRun(): held until released, also against callers in this process, then free", async () => {
   const dir = await Deno.makeTempDir(), path = join(dir, LOCK_FILE);
   const lock = await lockRun(dir);
   assert.equal(JSON.parse(await Deno.readTextFile(path)).pid, Deno.pid);
-  const inner = await lockRun(dir); // the same process: nests
-  await inner.release();
-  await inner.release(); // twice counts once
-  assert.ok(await Deno.stat(path), "the outer taker still holds it");
+  await assert.rejects(
+    lockRun(dir),
+    /being trained by process \d+ \(since earlier, in this process\)/,
+  );
   await lock.release();
+  await lock.release(); // twice is once
   await assert.rejects(Deno.stat(path), Deno.errors.NotFound);
+  // Two callers at once in one process: exactly one gets it.
+  const both = await Promise.allSettled([lockRun(dir), lockRun(join(dir, "."))]);
+  assert.deepEqual(both.map((r) => r.status).sort(), ["fulfilled", "rejected"]);
+  for (const r of both) if (r.status === "fulfilled") await r.value.release();
   await (await lockRun(dir)).release(); // and it can be taken again
   await Deno.remove(dir, { recursive: true });
 });

@@ -289,11 +289,12 @@ export class PendingRunsError extends Error {
     super(
       pending.length
         ? `${pending.length} run${pending.length === 1 ? " is" : "s are"} still training in ` +
-          `other processes (${pending.join("; ")}); this process did every other run. ` +
-          `When they finish, \`deno task compare --resume ${out}\` writes the report.`
+          `other processes (${pending.join("; ")}); every other run is finished. ` +
+          `The last process to finish writes the report; if they were stopped, ` +
+          `\`deno task compare --resume ${out}\` continues.`
         : `every run of ${out} is done and ${
           reporter ? `process ${reporter}` : "another process"
-        } is measuring speeds and writing the report; nothing is left for this one.`,
+        } is writing the report; nothing is left for this one.`,
     );
   }
 }
@@ -343,7 +344,7 @@ async function runOne(config: TrainConfig, quiet?: boolean): Promise<RunRecord |
     if (doneMeanwhile) return doneMeanwhile;
     if (await exists(join(dir, "checkpoint.safetensors"))) {
       if (!quiet) console.error(`compare: ${label}: resuming from ${dir}`);
-      await train(config, { resume: dir, quiet });
+      await train(config, { resume: dir, quiet, lockHeld: true });
     } else {
       // Killed before its first checkpoint: nothing in it can be resumed.
       const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== LOCK_FILE);
@@ -354,12 +355,32 @@ async function runOne(config: TrainConfig, quiet?: boolean): Promise<RunRecord |
       }
       for (const n of names) await Deno.remove(join(dir, n), { recursive: true });
       if (!quiet) console.error(`compare: ${label}: training`);
-      await train(config, { quiet });
+      await train(config, { quiet, lockHeld: true });
     }
     return await readRun(dir);
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * Every run, in order; a run that another process holds is skipped and
+ * looked at again after the others, until a pass changes nothing. A process
+ * releases each run before it looks at the next, so the last process to
+ * finish finds them all done. Holes (undefined) are runs still held.
+ */
+async function runAll(configs: TrainConfig[], quiet?: boolean): Promise<RunRecord[]> {
+  const runs: (RunRecord | null)[] = [];
+  for (const config of configs) runs.push(await runOne(config, quiet));
+  for (let progress = true; progress;) {
+    progress = false;
+    for (let i = 0; i < configs.length; i++) {
+      if (runs[i]) continue;
+      runs[i] = await runOne(configs[i], quiet);
+      progress ||= runs[i] !== null;
+    }
+  }
+  return runs as RunRecord[];
 }
 
 function checkSameData(runs: RunRecord[]): void {
@@ -432,15 +453,12 @@ export async function compare(
     runs = [];
     // Seed-major order: an interrupted comparison has every model at the same
     // number of seeds, so its partial report is balanced.
-    const pending: string[] = [];
+    const configs = [];
     for (let seed = 0; seed < o.seeds; seed++) {
-      for (const m of o.models) {
-        const config = runConfig(o, m, seed);
-        const run = await runOne(config, o.quiet);
-        if (run) runs.push(run);
-        else pending.push(config.out);
-      }
+      for (const m of o.models) configs.push(runConfig(o, m, seed));
     }
+    runs = await runAll(configs, o.quiet);
+    const pending = configs.filter((_, i) => !runs[i]).map((c) => c.out);
     if (pending.length) throw new PendingRunsError(o.out, pending);
     checkSameData(runs);
   }
@@ -528,15 +546,19 @@ async function claimCompareFolder(o: CompareOptions, plan: Plan | null): Promise
   }
   await Deno.mkdir(out, { recursive: true });
   if (!plan) return out;
+  // Written whole beside it, then linked into place: a link fails if the
+  // name exists, so the plan appears complete and only once.
+  const temp = join(out, `compare.json.tmp-${Deno.pid}-${Date.now()}`);
+  await Deno.writeTextFile(temp, JSON.stringify(plan) + "\n");
   try {
-    await Deno.writeTextFile(join(out, "compare.json"), JSON.stringify(plan) + "\n", {
-      createNew: true,
-    });
+    await Deno.link(temp, join(out, "compare.json"));
   } catch (e) {
     if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
     throw new Error(
       `${out} holds a comparison that started while this one did; continue it with --resume ${out}`,
     );
+  } finally {
+    await Deno.remove(temp);
   }
   return out;
 }

@@ -145,6 +145,11 @@ export interface TrainOptions {
   quiet?: boolean;
   /** Stop after this epoch as if interrupted, leaving the run resumable (tests). */
   stopAfterEpoch?: number;
+  /**
+   * The caller holds the run folder's lock ({@linkcode lockRun}) and keeps
+   * it until train returns, as `compare` does; train does not take it again.
+   */
+  lockHeld?: boolean;
 }
 
 /** What one epoch needs besides the parameters and optimizer state. */
@@ -277,7 +282,8 @@ async function trainLocked(
 ): Promise<TrainSummary> {
   let resumed: Awaited<ReturnType<typeof readCheckpoint>> | null = null;
   if (options.resume) {
-    held.push(await lockRun(options.resume)); // before anything reads or writes the run
+    // Before anything reads or writes the run.
+    if (!options.lockHeld) held.push(await lockRun(options.resume));
     resumed = await readCheckpoint(
       join(options.resume, "checkpoint.safetensors"),
     );
@@ -322,7 +328,7 @@ async function trainLocked(
     out = await claimRunFolder(out, (o) => render({ ...config, out: o }), {
       unique: options.uniqueOut,
     });
-    held.push(await lockRun(out));
+    if (!options.lockHeld || out !== config.out) held.push(await lockRun(out));
     config = { ...config, out };
     await removeStaleFiles(out, ATOMIC_TEMP);
   }

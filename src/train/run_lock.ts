@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 
 /** The lock's file name inside a run folder. */
 export const LOCK_FILE = "train.lock";
@@ -40,22 +40,23 @@ export class RunLockedError extends Error {
 
 /** A held lock. */
 export interface RunLock {
-  /** Let go of the folder (this process's last holder removes the file). */
+  /** Let go of the folder and remove the lock file (a second call does nothing). */
   release(): Promise<void>;
 }
 
-/** Folders this process holds, with how many times each was taken. */
-const held = new Map<string, { file: Deno.FsFile; count: number }>();
+/** Folders this process holds (resolved paths), each with its open, locked file. */
+const held = new Map<string, Deno.FsFile | "taking">();
 
 function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
   return a.ino === b.ino && a.dev === b.dev;
 }
 
 /**
- * Take `dir`'s lock for this process (the folder must exist). Throws
- * {@linkcode RunLockedError} while another live process holds it. Taking it
- * again in the same process nests: the folder is free once every taker has
- * released it.
+ * Take `dir`'s lock (the folder must exist). Throws {@linkcode RunLockedError}
+ * while another holder has it: another live process, or another caller in
+ * this one (the lock excludes callers, so two comparisons in one process do
+ * not train one run twice; a caller that holds it passes that on instead,
+ * as `compare` does to `train` with `lockHeld`).
  *
  * @example
  * ```ts
@@ -68,15 +69,47 @@ function sameFile(a: Deno.FileInfo, b: Deno.FileInfo): boolean {
  * ```
  */
 export async function lockRun(dir: string): Promise<RunLock> {
-  const path = join(dir, LOCK_FILE);
-  const key = await Deno.realPath(dir);
-  const mine = held.get(key);
-  if (mine) {
-    mine.count++;
-    return { release: once(() => releaseKey(key, path)) };
+  const path = join(dir, LOCK_FILE), key = resolve(dir);
+  if (held.has(key)) {
+    throw new RunLockedError(dir, { pid: Deno.pid, started: "earlier, in this process" });
   }
+  held.set(key, "taking"); // before any await: a concurrent call in this process sees it
+  try {
+    const file = await takeFile(dir, path);
+    held.set(key, file);
+    let released = false;
+    return {
+      release: async () => {
+        if (released) return;
+        released = true;
+        held.delete(key);
+        try {
+          await Deno.remove(path); // while still locked: no one can take a file on its way out
+        } catch {
+          // Gone already, or Windows, which keeps open files: an unlocked lock
+          // file left behind is harmless (the next taker locks it).
+        } finally {
+          file.close(); // closing drops the OS lock
+        }
+      },
+    };
+  } catch (e) {
+    held.delete(key);
+    throw e;
+  }
+}
+
+/** Open and lock `path`, write this process as its holder; returns the open file. */
+async function takeFile(dir: string, path: string): Promise<Deno.FsFile> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const file = await Deno.open(path, { read: true, write: true, create: true });
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true, write: true, create: true });
+    } catch (e) {
+      // Windows refuses to open a file that its holder is deleting.
+      if (e instanceof Deno.errors.PermissionDenied) throw new RunLockedError(dir, null);
+      throw e;
+    }
     if (!(await file.tryLock(true))) {
       file.close();
       throw new RunLockedError(dir, await readHolder(path));
@@ -96,33 +129,9 @@ export async function lockRun(dir: string): Promise<RunLock> {
     await file.truncate(0);
     const holder: LockHolder = { pid: Deno.pid, started: new Date().toISOString() };
     await file.write(new TextEncoder().encode(JSON.stringify(holder) + "\n"));
-    held.set(key, { file, count: 1 });
-    return { release: once(() => releaseKey(key, path)) };
+    return file;
   }
   throw new Error(`${path} keeps changing: is another process starting this run right now?`);
-}
-
-function once(f: () => Promise<void>): () => Promise<void> {
-  let done = false;
-  return () => {
-    if (done) return Promise.resolve();
-    done = true;
-    return f();
-  };
-}
-
-async function releaseKey(key: string, path: string): Promise<void> {
-  const h = held.get(key);
-  if (!h || --h.count > 0) return;
-  held.delete(key);
-  try {
-    await Deno.remove(path); // while still locked: no one can take a file on its way out
-  } catch {
-    // Gone already, or Windows, which keeps open files: an unlocked lock file
-    // left behind is harmless (the next taker locks it).
-  } finally {
-    h.file.close(); // closing drops the OS lock
-  }
 }
 
 async function readHolder(path: string): Promise<LockHolder | null> {

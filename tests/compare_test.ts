@@ -116,7 +116,7 @@ Deno.test("compare() on the shipped sample writes the report, results and plots;
       assert.deepEqual(e.pending, []);
       assert.match(
         e.message,
-        new RegExp(`process ${reporter.pid} is measuring speeds and writing`),
+        new RegExp(`process ${reporter.pid} is writing the report`),
       );
       return true;
     });

@@ -24,5 +24,6 @@
  * @module
  */
 export * from "../train/loop.ts";
+export { LOCK_FILE, type LockHolder, lockRun, type RunLock } from "../train/run_lock.ts";
 export { readCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 export { loadParams, saveParams, writeFileAtomic } from "../core/safetensors.ts";

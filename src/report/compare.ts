@@ -280,12 +280,18 @@ const SETTINGS = [
  * trained or reused every other run, and the report waits for these.
  */
 export class PendingRunsError extends Error {
+  /** The comparison folder. */
+  readonly out: string;
+  /** The folders of the runs still training (empty when only the report is being written). */
+  readonly pending: string[];
   /**
+   * The error for `out`, naming what is pending.
+   *
    * @param out the comparison folder
    * @param pending the folders of the runs still training (none: only the report is)
    * @param reporter the process writing the report, when every run is done
    */
-  constructor(readonly out: string, readonly pending: string[], reporter?: number) {
+  constructor(out: string, pending: string[], reporter?: number) {
     super(
       pending.length
         ? `${pending.length} run${pending.length === 1 ? " is" : "s are"} still training in ` +
@@ -296,6 +302,8 @@ export class PendingRunsError extends Error {
           reporter ? `process ${reporter}` : "another process"
         } is writing the report; nothing is left for this one.`,
     );
+    this.out = out;
+    this.pending = pending;
   }
 }
 

@@ -25,16 +25,24 @@ export interface LockHolder {
 
 /** The run folder is being trained by another live process. */
 export class RunLockedError extends Error {
+  /** The run folder. */
+  readonly dir: string;
+  /** The process that holds it, as its lock file says (null where that cannot be read). */
+  readonly holder: LockHolder | null;
   /**
+   * The error for `dir`, naming its holder.
+   *
    * @param dir the run folder
-   * @param holder the process that holds it, as its lock file says (null if unreadable)
+   * @param holder the process that holds it
    */
-  constructor(readonly dir: string, readonly holder: LockHolder | null) {
+  constructor(dir: string, holder: LockHolder | null) {
     super(
       `${dir} is being trained by ${
         holder ? `process ${holder.pid} (since ${holder.started})` : "another process"
       }; wait for it to finish or stop it first`,
     );
+    this.dir = dir;
+    this.holder = holder;
   }
 }
 

@@ -375,11 +375,10 @@ async function runOne(config: TrainConfig, quiet?: boolean): Promise<RunRecord |
  * Every run, in order; a run that another process holds is skipped and
  * looked at again after the others, until a pass changes nothing. A process
  * releases each run before it looks at the next, so the last process to
- * finish finds them all done. Holes (undefined) are runs still held.
+ * finish finds them all done. Holes (null) are runs still held.
  */
 async function runAll(configs: TrainConfig[], quiet?: boolean): Promise<RunRecord[]> {
-  const runs: (RunRecord | null)[] = [];
-  for (const config of configs) runs.push(await runOne(config, quiet));
+  const runs: (RunRecord | null)[] = configs.map(() => null);
   for (let progress = true; progress;) {
     progress = false;
     for (let i = 0; i < configs.length; i++) {
@@ -458,7 +457,6 @@ export async function compare(
     }
     if (!saved) o = { ...o, out: await claimCompareFolder(o, planOf(o)) };
     await selectBackend(o.backend, o.quiet);
-    runs = [];
     // Seed-major order: an interrupted comparison has every model at the same
     // number of seeds, so its partial report is balanced.
     const configs = [];
@@ -584,10 +582,7 @@ async function measureSpeeds(
   backend: string,
   quiet?: boolean,
 ): Promise<Map<string, MeasuredSpeed>> {
-  const seen = new Map<
-    string,
-    { images: number; seconds: number; range: number[]; steps: number }
-  >();
+  const seen = new Map<string, { seconds: number; range: number[]; steps: number }>();
   const perRound = Math.max(1, Math.ceil(steps / 2));
   for (let round = 0; round < 2; round++) {
     for (const [key, runs] of groups) {
@@ -598,8 +593,7 @@ async function measureSpeeds(
         steps: perRound,
         maxSeconds: Infinity,
       });
-      const acc = seen.get(key) ?? { images: 0, seconds: 0, range: [], steps: 0 };
-      acc.images += t.steps * t.batchSize;
+      const acc = seen.get(key) ?? { seconds: 0, range: [], steps: 0 };
       acc.seconds += (t.steps * t.batchSize) / t.imagesPerSecond;
       acc.range.push(...t.stepRange);
       acc.steps += t.steps;
@@ -607,13 +601,16 @@ async function measureSpeeds(
     }
   }
   return new Map(
-    [...seen].map(([key, a]) => [key, {
-      backend,
-      batchSize: groups.get(key)![0].config.batchSize,
-      steps: a.steps,
-      imagesPerSecond: a.images / a.seconds,
-      stepRange: [Math.min(...a.range), Math.max(...a.range)] as [number, number],
-    }]),
+    [...seen].map(([key, a]) => {
+      const batchSize = groups.get(key)![0].config.batchSize;
+      return [key, {
+        backend,
+        batchSize,
+        steps: a.steps,
+        imagesPerSecond: (a.steps * batchSize) / a.seconds,
+        stepRange: [Math.min(...a.range), Math.max(...a.range)] as [number, number],
+      }];
+    }),
   );
 }
 

@@ -25,8 +25,6 @@ import { readCheckpoint, type RunState, saveCheckpoint } from "./checkpoint.ts";
 import { dataDir, optimizerOf, scheduleOf, type TrainConfig } from "./config.ts";
 import { calibrate, evaluate, type TestTimeAugmentation, ttaMode } from "./evaluate.ts";
 import { lockRun, type RunLock, RunLockedError } from "./run_lock.ts";
-
-export { RunLockedError };
 import {
   claimRunFolder,
   reconcileMetrics,
@@ -35,6 +33,8 @@ import {
 } from "./run_folder.ts";
 import { learningRate, type ScheduleConfig } from "./schedule.ts";
 import { trainStep } from "./step.ts";
+
+export { RunLockedError };
 
 /** One line of `metrics.jsonl`. */
 export interface EpochMetrics {

@@ -3,6 +3,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { selectBackend } from "../src/backend/select.ts";
+import { setConvChunkFloats } from "../src/backend/conv_kernels.ts";
 import { checkWasmInternals } from "../src/backend/wasm_internals.ts";
 import { maxAbsDiff, onCpu, seeded, setup } from "./_setup.ts";
 
@@ -87,12 +88,22 @@ Deno.test({
       [[1, 9, 9, 2], [3, 3, 2, 2], 2, "valid"],
       [[2, 7, 7, 3], [3, 3, 3, 2], 2, 1],
     ];
-    for (const [sx, sw, stride, pad] of cases) {
-      await agree(
-        `conv2d x${sx} w${sw} s${stride} ${pad}`,
-        [seeded(sx, 3), seeded(sw, 4, 0.5)],
-        (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad),
-      );
+    const check = async (label: string) => {
+      for (const [sx, sw, stride, pad] of cases) {
+        await agree(
+          `conv2d x${sx} w${sw} s${stride} ${pad}${label}`,
+          [seeded(sx, 3), seeded(sw, 4, 0.5)],
+          (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad),
+        );
+      }
+    };
+    await check("");
+    // Training-size inputs go through im2col in several chunks: so must these.
+    const old = setConvChunkFloats(200);
+    try {
+      await check(", in chunks of a few positions");
+    } finally {
+      setConvChunkFloats(old);
     }
   },
 });

@@ -1,8 +1,9 @@
 /**
  * Convolution and pooling kernels on a native sgemm: stride-1 convolutions
- * as one sgemm per filter tap over a zero-padded grid (no im2col copy), any
- * other convolution's filter gradient by gathering, and a max-pool gradient
- * that matches tfjs's cpu backend.
+ * by im2col in cache-sized chunks (the forward pass and the filter gradient
+ * copy patches out of a zero-padded grid; the input gradient multiplies into
+ * patches and adds them back), any other convolution's filter gradient by
+ * gathering, and a max-pool gradient that matches tfjs's cpu backend.
  *
  * @module
  */
@@ -71,8 +72,7 @@ function conv1Info(
 
 /**
  * Copy `src` `[batch, h, w, c]` into a zeroed padded grid of `gridH x gridW`
- * rows per image at (top, left), with `extraRows` zero rows after the last
- * image so every filter tap can read a full-length window.
+ * rows per image at (top, left).
  */
 function padIntoGrid(
   backend: WasmBackend,
@@ -87,9 +87,8 @@ function padIntoGrid(
     top: number;
     left: number;
   },
-  extraRows: number,
 ) {
-  const rows = g.batch * g.gridH * g.gridW + extraRows;
+  const rows = g.batch * g.gridH * g.gridW;
   const buf = scratch(backend, rows * g.c);
   const H = heapF32(backend);
   H.fill(0, buf.offset, buf.offset + rows * g.c);
@@ -105,103 +104,113 @@ function padIntoGrid(
   return buf;
 }
 
-/**
- * Rows of `kw` consecutive grid cells: `wide[r] = grid[r .. r+kw)`, so that
- * one sgemm with K = kw·c covers a whole filter row (a 3x3 conv becomes 3
- * sgemms, not 9: a third of the accumulator traffic and larger K).
- */
-function widenGrid(
-  backend: WasmBackend,
-  grid: { offset: number; c: number },
-  rows: number,
-  kw: number,
-): { offset: number; free(): void } {
-  const span = kw * grid.c;
-  const wide = scratch(backend, rows * span);
-  const H = heapF32(backend);
-  for (let r = 0, src = grid.offset, dst = wide.offset; r < rows; r++, src += grid.c, dst += span) {
-    H.copyWithin(dst, src, src + span);
-  }
-  return wide;
-}
-
-/** Geometry shared by the forward and input-gradient convolutions. */
+/** Geometry of a stride-1 convolution read from a padded grid. */
 interface GridConv {
   batch: number;
   gridH: number;
   gridW: number;
+  /** Output positions per image: the top-left `outH x outW` corner of the grid. */
+  outH: number;
+  outW: number;
   kh: number;
   kw: number;
-  /** Channels on the grid (the sgemm's K is kw times this). */
+  /** Channels on the grid. */
   c: number;
-  cOut: number;
 }
 
 /**
- * out[b, i, j] = Σ_(a,b') grid[b, i+a, j+b'] · W[a][b'] for a stride-1
- * convolution whose input is on a padded grid; `weightRow(a)` is the heap
- * offset of `W[a]`, a `[kw·c, cOut]` matrix. Accumulates on the grid, then
- * copies the valid `outH x outW` corner out.
- *
- * Widening the grid (one sgemm per filter row, K = kw·c) copies the grid kw
- * times but cuts the accumulator's passes from kh·kw to kh; it pays when the
- * accumulator is the wider side (cOut > c / 2), else one sgemm per tap.
+ * Floats per im2col chunk (1 MiB): the chunk is written, then read by the
+ * sgemm while still in cache. Measured on the CNN-SA hour convolutions
+ * (2 cores, batch 256): 1 MiB chunks beat 8 MiB ones in most runs.
  */
-function convOverGrid(
-  sgemm: Sgemm,
-  backend: WasmBackend,
+let chunkFloats = 1 << 18;
+
+/**
+ * Set the im2col chunk size in floats and return the old one. For tests,
+ * which need several chunks on small inputs; training keeps the default.
+ */
+export function setConvChunkFloats(floats: number): number {
+  const old = chunkFloats;
+  chunkFloats = floats;
+  return old;
+}
+
+/** Output rows per chunk for patches of `k` floats. */
+function chunkRows(k: number, rows: number): number {
+  return Math.max(1, Math.min(rows, Math.floor(chunkFloats / k)));
+}
+
+/** Output position number `m` as (image, row, column). */
+function position(g: GridConv, m: number): [number, number, number] {
+  const b = Math.floor(m / (g.outH * g.outW)), rem = m - b * g.outH * g.outW;
+  const i = Math.floor(rem / g.outW);
+  return [b, i, rem - i * g.outW];
+}
+
+/**
+ * Patch rows `m0 .. m0+n` of the grid into `dst` (`n x kh·kw·c`): output
+ * position (b, i, j) reads grid rows i..i+kh, each a contiguous run of kw
+ * cells (kw·c floats) starting at column j.
+ */
+function im2col(
+  H: Float32Array,
   gridOffset: number,
   g: GridConv,
-  weightRow: (a: number) => number,
-  out: { offset: number; outH: number; outW: number },
-): void {
-  const rows = g.batch * g.gridH * g.gridW;
-  const widen = 2 * g.cOut > g.c && g.kw > 1;
-  const wide = widen
-    ? widenGrid(backend, { offset: gridOffset, c: g.c }, rows + (g.kh - 1) * g.gridW, g.kw)
-    : null;
-  const acc = scratch(backend, rows * g.cOut);
-  try {
-    const H = heapF32(backend);
-    const gemm = (src: number, k: number, w: number, first: boolean) =>
-      sgemm(
-        false,
-        false,
-        rows,
-        g.cOut,
-        k,
-        1,
-        H.subarray(src),
-        k,
-        H.subarray(w),
-        g.cOut,
-        first ? 0 : 1,
-        H.subarray(acc.offset),
-        g.cOut,
-      );
-    for (let a = 0; a < g.kh; a++) {
-      if (wide) gemm(wide.offset + a * g.gridW * g.kw * g.c, g.kw * g.c, weightRow(a), a === 0);
-      else {
-        for (let b = 0; b < g.kw; b++) {
-          gemm(
-            gridOffset + (a * g.gridW + b) * g.c,
-            g.c,
-            weightRow(a) + b * g.c * g.cOut,
-            a === 0 && b === 0,
-          );
-        }
-      }
+  m0: number,
+  n: number,
+  dst: number,
+) {
+  const span = g.kw * g.c, k = g.kh * span, rowStep = g.gridW * g.c;
+  let [b, i, j] = position(g, m0);
+  for (let r = 0; r < n; r++, dst += k) {
+    let src = gridOffset + ((b * g.gridH + i) * g.gridW + j) * g.c;
+    for (let a = 0, d = dst; a < g.kh; a++, src += rowStep, d += span) {
+      H.copyWithin(d, src, src + span);
     }
-    const run = out.outW * g.cOut;
-    for (let b = 0; b < g.batch; b++) {
-      for (let i = 0; i < out.outH; i++) {
-        const src = acc.offset + (b * g.gridH + i) * g.gridW * g.cOut;
-        H.copyWithin(out.offset + (b * out.outH + i) * run, src, src + run);
-      }
+    if (++j === g.outW) {
+      j = 0;
+      if (++i === g.outH) (i = 0), b++;
     }
-  } finally {
-    acc.free();
-    wide?.free();
+  }
+}
+
+/** The adjoint of {@linkcode im2col}: add patch rows `m0 .. m0+n` of `src` back onto the grid. */
+function col2imAdd(
+  H: Float32Array,
+  gridOffset: number,
+  g: GridConv,
+  m0: number,
+  n: number,
+  src: number,
+) {
+  const span = g.kw * g.c, k = g.kh * span, rowStep = g.gridW * g.c;
+  let [b, i, j] = position(g, m0);
+  for (let r = 0; r < n; r++, src += k) {
+    let dst = gridOffset + ((b * g.gridH + i) * g.gridW + j) * g.c;
+    for (let a = 0, s = src; a < g.kh; a++, dst += rowStep, s += span) {
+      for (let t = 0; t < span; t++) H[dst + t] += H[s + t];
+    }
+    if (++j === g.outW) {
+      j = 0;
+      if (++i === g.outH) (i = 0), b++;
+    }
+  }
+}
+
+/** Copy the `h x w` window at (top, left) of each image's grid out, densely. */
+function copyFromGrid(
+  H: Float32Array,
+  gridOffset: number,
+  g: { batch: number; gridH: number; gridW: number; c: number },
+  win: { h: number; w: number; top: number; left: number },
+  dst: number,
+) {
+  const run = win.w * g.c;
+  for (let b = 0; b < g.batch; b++) {
+    for (let i = 0; i < win.h; i++, dst += run) {
+      const src = gridOffset + ((b * g.gridH + i + win.top) * g.gridW + win.left) * g.c;
+      H.copyWithin(dst, src, src + run);
+    }
   }
 }
 
@@ -224,26 +233,56 @@ export function conv2dForward(sgemm: Sgemm): (original: KernelFunc) => KernelFun
       gridW,
       top: g.padTop,
       left: g.padLeft,
-    }, (kh - 1) * gridW + kw);
+    });
+    const gc: GridConv = {
+      batch: g.batch,
+      gridH,
+      gridW,
+      outH: g.outH,
+      outW: g.outW,
+      kh,
+      kw,
+      c: cIn,
+    };
+    const k = kh * kw * cIn, rows = g.batch * g.outH * g.outW, step = chunkRows(k, rows);
+    const cols = scratch(backend, step * k);
     try {
-      const fOff = floatOffset(backend, filter);
-      // The filter [kh][kw][cIn][cOut] is already kh matrices of [kw·cIn, cOut].
-      convOverGrid(
-        sgemm,
-        backend,
-        grid.offset,
-        { batch: g.batch, gridH, gridW, kh, kw, c: cIn, cOut },
-        (a) => fOff + a * kw * cIn * cOut,
-        { offset: floatOffset(backend, out), outH: g.outH, outW: g.outW },
-      );
+      const H = heapF32(backend),
+        fOff = floatOffset(backend, filter),
+        oOff = floatOffset(backend, out);
+      // The filter [kh][kw][cIn][cOut] is already the [kh·kw·cIn, cOut] matrix.
+      for (let m0 = 0; m0 < rows; m0 += step) {
+        const n = Math.min(step, rows - m0);
+        im2col(H, grid.offset, gc, m0, n, cols.offset);
+        sgemm(
+          false,
+          false,
+          n,
+          cOut,
+          k,
+          1,
+          H.subarray(cols.offset),
+          k,
+          H.subarray(fOff),
+          cOut,
+          0,
+          H.subarray(oOff + m0 * cOut),
+          cOut,
+        );
+      }
     } finally {
+      cols.free();
       grid.free();
     }
     return out;
   };
 }
 
-/** dx of a stride-1 conv: the conv of dy with the flipped, transposed filter. */
+/**
+ * dx of a stride-1 conv: per chunk of output positions, the patch gradients
+ * dy · Wᵀ (one sgemm with the filter's full kh·kw·cIn as N), added back onto
+ * a padded grid of the input (col2im), whose interior is dx.
+ */
 export function conv2dBackpropInput(
   sgemm: Sgemm,
 ): (original: KernelFunc) => KernelFunc {
@@ -251,53 +290,77 @@ export function conv2dBackpropInput(
     const { inputs: { dy, filter }, attrs } = args;
     const backend = args.backend as WasmBackend;
     const g = dy.dtype === "float32" ? conv1Info(attrs.inputShape, filter.shape, attrs) : null;
-    if (!g) return original(args);
+    if (!g || g.padTop < 0 || g.padLeft < 0) return original(args);
     const [kh, kw, cIn, cOut] = filter.shape;
-    const top = kh - 1 - g.padTop, left = kw - 1 - g.padLeft;
-    if (top < 0 || left < 0) return original(args);
-    const gridH = g.inH + kh - 1, gridW = g.inW + kw - 1;
+    const gridH = g.outH + kh - 1, gridW = g.outW + kw - 1;
+    // Input rows or columns that no output reads (a valid conv's trailing edge) get zeros.
     const out = backend.makeOutput([g.batch, g.inH, g.inW, cIn], "float32");
     if (prod(out.shape) === 0) return out;
-    const grid = padIntoGrid(backend, floatOffset(backend, dy), {
+    const gc: GridConv = {
       batch: g.batch,
-      h: g.outH,
-      w: g.outW,
-      c: cOut,
       gridH,
       gridW,
-      top,
-      left,
-    }, (kh - 1) * gridW + kw);
-    // flipped[a][b][co][ci] = filter[kh-1-a][kw-1-b][ci][co]: kh matrices of [kw·cOut, cIn].
-    const flipped = scratch(backend, kh * kw * cIn * cOut);
+      outH: g.outH,
+      outW: g.outW,
+      kh,
+      kw,
+      c: cIn,
+    };
+    const k = kh * kw * cIn, rows = g.batch * g.outH * g.outW, step = chunkRows(k, rows);
+    const grid = scratch(backend, g.batch * gridH * gridW * cIn);
+    const dcols = scratch(backend, step * k);
     try {
-      const H = heapF32(backend), fOff = floatOffset(backend, filter);
-      for (let a = 0; a < kh; a++) {
-        for (let b = 0; b < kw; b++) {
-          const src = fOff + ((kh - 1 - a) * kw + (kw - 1 - b)) * cIn * cOut;
-          const dst = flipped.offset + (a * kw + b) * cOut * cIn;
-          for (let ci = 0; ci < cIn; ci++) {
-            for (let co = 0; co < cOut; co++) H[dst + co * cIn + ci] = H[src + ci * cOut + co];
+      const H = heapF32(backend),
+        fOff = floatOffset(backend, filter),
+        dyOff = floatOffset(backend, dy);
+      H.fill(0, grid.offset, grid.offset + g.batch * gridH * gridW * cIn);
+      for (let m0 = 0; m0 < rows; m0 += step) {
+        const n = Math.min(step, rows - m0);
+        sgemm(
+          false,
+          true,
+          n,
+          k,
+          cOut,
+          1,
+          H.subarray(dyOff + m0 * cOut),
+          cOut,
+          H.subarray(fOff),
+          cOut,
+          0,
+          H.subarray(dcols.offset),
+          k,
+        );
+        col2imAdd(H, grid.offset, gc, m0, n, dcols.offset);
+      }
+      const oOff = floatOffset(backend, out);
+      H.fill(0, oOff, oOff + prod(out.shape));
+      const h = Math.min(g.inH, gridH - g.padTop), w = Math.min(g.inW, gridW - g.padLeft);
+      if (w === g.inW) {
+        copyFromGrid(H, grid.offset, { batch: g.batch, gridH, gridW, c: cIn }, {
+          h,
+          w,
+          top: g.padTop,
+          left: g.padLeft,
+        }, oOff);
+      } else {
+        // Narrower than the input: copy each row into its place in the full-width output.
+        for (let b = 0; b < g.batch; b++) {
+          for (let i = 0; i < h; i++) {
+            const src = grid.offset + ((b * gridH + i + g.padTop) * gridW + g.padLeft) * cIn;
+            H.copyWithin(oOff + (b * g.inH + i) * g.inW * cIn, src, src + w * cIn);
           }
         }
       }
-      convOverGrid(
-        sgemm,
-        backend,
-        grid.offset,
-        { batch: g.batch, gridH, gridW, kh, kw, c: cOut, cOut: cIn },
-        (a) => flipped.offset + a * kw * cOut * cIn,
-        { offset: floatOffset(backend, out), outH: g.inH, outW: g.inW },
-      );
     } finally {
-      flipped.free();
+      dcols.free();
       grid.free();
     }
     return out;
   };
 }
 
-/** dW of a conv: per filter row, the widened input ᵀ · dy, one sgemm each. */
+/** dW of a conv: Σ over chunks of output positions of patchesᵀ · dy, one sgemm each. */
 export function conv2dBackpropFilter(sgemm: Sgemm): KernelFunc {
   return (args) => {
     const { inputs: { x, dy }, attrs } = args;
@@ -308,8 +371,13 @@ export function conv2dBackpropFilter(sgemm: Sgemm): KernelFunc {
     const [kh, kw, cIn, cOut] = filterShape;
     const gridH = g.outH + kh - 1, gridW = g.outW + kw - 1;
     const out = backend.makeOutput(filterShape, "float32");
-    const rows = g.batch * gridH * gridW, span = kw * cIn;
-    const xs = padIntoGrid(backend, floatOffset(backend, x), {
+    const k = kh * kw * cIn, rows = g.batch * g.outH * g.outW;
+    const oOff0 = floatOffset(backend, out);
+    if (rows === 0) {
+      heapF32(backend).fill(0, oOff0, oOff0 + k * cOut);
+      return out;
+    }
+    const grid = padIntoGrid(backend, floatOffset(backend, x), {
       batch: g.batch,
       h: g.inH,
       w: g.inW,
@@ -318,42 +386,45 @@ export function conv2dBackpropFilter(sgemm: Sgemm): KernelFunc {
       gridW,
       top: g.padTop,
       left: g.padLeft,
-    }, (kh - 1) * gridW + kw);
-    const dys = padIntoGrid(backend, floatOffset(backend, dy), {
+    });
+    const gc: GridConv = {
       batch: g.batch,
-      h: g.outH,
-      w: g.outW,
-      c: cOut,
       gridH,
       gridW,
-      top: 0,
-      left: 0,
-    }, 0);
-    const wide = widenGrid(backend, { offset: xs.offset, c: cIn }, rows + (kh - 1) * gridW, kw);
+      outH: g.outH,
+      outW: g.outW,
+      kh,
+      kw,
+      c: cIn,
+    };
+    const step = chunkRows(k, rows);
+    const cols = scratch(backend, step * k);
     try {
-      const H = heapF32(backend), oOff = floatOffset(backend, out);
-      for (let a = 0; a < kh; a++) {
-        // dW[a] = [kw·cIn, cOut]; grid cells where dy is padding are zero and add nothing.
+      const H = heapF32(backend),
+        dyOff = floatOffset(backend, dy),
+        oOff = floatOffset(backend, out);
+      for (let m0 = 0; m0 < rows; m0 += step) {
+        const n = Math.min(step, rows - m0);
+        im2col(H, grid.offset, gc, m0, n, cols.offset);
         sgemm(
           true,
           false,
-          span,
+          k,
           cOut,
-          rows,
+          n,
           1,
-          H.subarray(wide.offset + a * gridW * span),
-          span,
-          H.subarray(dys.offset),
+          H.subarray(cols.offset),
+          k,
+          H.subarray(dyOff + m0 * cOut),
           cOut,
-          0,
-          H.subarray(oOff + a * span * cOut),
+          m0 === 0 ? 0 : 1,
+          H.subarray(oOff),
           cOut,
         );
       }
     } finally {
-      wide.free();
-      xs.free();
-      dys.free();
+      cols.free();
+      grid.free();
     }
     return out;
   };

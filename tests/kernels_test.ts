@@ -3,7 +3,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { selectBackend } from "../src/backend/select.ts";
-import { setConvChunkFloats } from "../src/backend/conv_kernels.ts";
+import { setConvChunkFloats, setConvForm } from "../src/backend/conv_kernels.ts";
 import { checkWasmInternals } from "../src/backend/wasm_internals.ts";
 import { maxAbsDiff, onCpu, seeded, setup } from "./_setup.ts";
 
@@ -97,7 +97,15 @@ Deno.test({
         );
       }
     };
-    await check("");
+    // Each form on every case (by map size, these small maps would all take im2col).
+    for (const form of ["grid", "im2col"] as const) {
+      const old = setConvForm(form);
+      try {
+        await check(`, ${form} form`);
+      } finally {
+        setConvForm(old);
+      }
+    }
     // Training-size inputs go through im2col in several chunks: so must these.
     const old = setConvChunkFloats(200);
     try {

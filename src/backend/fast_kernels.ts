@@ -11,12 +11,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { Sgemm } from "./blas.ts";
-import {
-  conv2dBackpropFilter,
-  conv2dBackpropInput,
-  conv2dForward,
-  maxPoolGrad,
-} from "./conv_kernels.ts";
+import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward } from "./conv_kernels.ts";
+import { maxPoolGrad } from "./pool_kernels.ts";
 import { cast, concat, identity, slice, splitV } from "./copy_kernels.ts";
 import { type KernelFunc, prod, replaceKernel } from "./kernel_common.ts";
 import {

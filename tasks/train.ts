@@ -46,6 +46,9 @@ Usage: deno task train:${model} [flags]
   --batch-size N       images per step, at most the training images (default ${d.batchSize})
   --micro-batches K    compute each step's gradient in K equal parts, to fit memory; the same
                        step for models without batch norm (default ${d.microBatches ?? 1})
+  --threads N|auto     training threads on a CPU backend: N-1 worker threads compute micro-batches
+                       beside the main thread, at least one each (default auto: 2 with two or more
+                       cores on the fast, wasm or cpu backend, else 1)
   --lr X               peak learning rate, > 0 (default ${d.lr})
   --weight-decay X     AdamW decoupled weight decay, >= 0 (default ${d.weightDecay})
   --warmup-epochs X    linear warmup before the cosine decay, >= 0 (default ${d.warmupEpochs})
@@ -105,6 +108,7 @@ export async function main(args: string[]): Promise<void> {
       minutes: { type: "string" },
       "batch-size": { type: "string" },
       "micro-batches": { type: "string" },
+      threads: { type: "string" },
       lr: { type: "string" },
       "weight-decay": { type: "string" },
       "warmup-epochs": { type: "string" },
@@ -168,6 +172,9 @@ export async function main(args: string[]): Promise<void> {
     minutes: minutes ?? d.minutes,
     batchSize,
     microBatches: microBatches(batchSize, v["micro-batches"], d.microBatches),
+    threads: v.threads === undefined || v.threads === "auto"
+      ? "auto"
+      : numberFlag("threads", v.threads, { integer: true, min: 1 }),
     // lr 0 would run every step and change nothing.
     lr: numberFlag("lr", v.lr, { above: 0 }) ?? d.lr,
     weightDecay: numberFlag("weight-decay", v["weight-decay"], { min: 0 }) ??

@@ -28,6 +28,10 @@ export interface Blas {
   /** The file that was opened. */
   library: string;
   sgemm: Sgemm;
+  /** OpenBLAS's thread count, where the library has one. */
+  getThreads?: () => number;
+  /** Set OpenBLAS's thread count (process-wide), where the library has one. */
+  setThreads?: (n: number) => void;
 }
 
 const CANDIDATES: Record<string, string[]> = {
@@ -65,6 +69,9 @@ const SYMBOLS = {
     ],
     result: "void",
   },
+  // OpenBLAS only; absent symbols leave these null.
+  openblas_get_num_threads: { parameters: [], result: "i32", optional: true },
+  openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
 } as const;
 
 const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
@@ -90,8 +97,10 @@ export function openBlas(): Blas | null {
     try {
       const lib = Deno.dlopen(library, SYMBOLS);
       const f = lib.symbols.cblas_sgemm;
+      const get = lib.symbols.openblas_get_num_threads, set = lib.symbols.openblas_set_num_threads;
       cached = {
         library,
+        ...(get && set ? { getThreads: () => get(), setThreads: (n: number) => set(n) } : {}),
         sgemm: (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
           f(
             ROW_MAJOR,

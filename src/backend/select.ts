@@ -43,6 +43,11 @@ export type { AdapterLike };
 
 let chosen: BackendInfo | null = null;
 
+/** What {@linkcode selectBackend} chose in this thread, or null before it ran. */
+export function currentBackend(): BackendInfo | null {
+  return chosen;
+}
+
 /**
  * Set the tfjs backend (once per process; later calls must ask for the same
  * one) and return what was chosen. Prints one line unless `quiet`.

@@ -8,6 +8,7 @@ import type { BackendName } from "../backend/select.ts";
 import type { ModelKind } from "../models/presets.ts";
 import { ADAMW_DEFAULTS, type AdamWConfig } from "./adamw.ts";
 import type { TestTimeAugmentation } from "./evaluate.ts";
+import { RunConfigError } from "./run_folder.ts";
 import type { ScheduleConfig } from "./schedule.ts";
 
 /** Everything a run depends on; saved as `config.json`. */
@@ -28,6 +29,14 @@ export interface TrainConfig {
    * without batch norm.
    */
   microBatches?: number;
+  /**
+   * Training threads on a CPU backend (absent: 1): the main thread and
+   * `threads - 1` gradient workers compute each step's micro-batches side by
+   * side (see `GradientWorkers`); the batch then splits into at least one
+   * micro-batch per thread. `auto` (new runs only) takes 2 on a CPU backend
+   * with two or more cores, else 1; the run saves the number it took.
+   */
+  threads?: number | "auto";
   /** Peak learning rate. */
   lr: number;
   /** AdamW's decoupled weight decay. */
@@ -76,6 +85,29 @@ export function defaultConfig(model: ModelKind): TrainConfig {
     backend: "auto",
     out: "",
   };
+}
+
+/** `threads` as a run takes it: `auto` resolved for the backend in use (see {@linkcode TrainConfig}). */
+export function resolveThreads(threads: TrainConfig["threads"], backend: string): number {
+  const cpu = backend === "fast" || backend === "wasm" || backend === "cpu";
+  if (threads === undefined) return 1;
+  if (threads === "auto") return cpu && (navigator.hardwareConcurrency ?? 1) >= 2 ? 2 : 1;
+  if (threads > 1 && !cpu) {
+    throw new RunConfigError(
+      `--threads ${threads} needs a CPU backend (fast, wasm or cpu), not ${backend}; ` +
+        "use --threads 1 on a GPU",
+    );
+  }
+  return threads;
+}
+
+/**
+ * Micro-batches per step with `threads` training threads: the configured
+ * number, multiplied up to a multiple of the threads.
+ */
+export function microBatchesFor(config: TrainConfig, threads: number): number {
+  const k = config.microBatches ?? 1;
+  return k % threads === 0 ? k : k * threads;
 }
 
 /**

@@ -22,9 +22,17 @@ import { Progress } from "../cli/progress.ts";
 import { type AdamWConfig, type AdamWState, initAdamW } from "./adamw.ts";
 import { ATOMIC_TEMP, removeStaleFiles } from "../core/stale_files.ts";
 import { readCheckpoint, type RunState, saveCheckpoint } from "./checkpoint.ts";
-import { dataDir, optimizerOf, scheduleOf, type TrainConfig } from "./config.ts";
+import {
+  dataDir,
+  microBatchesFor,
+  optimizerOf,
+  resolveThreads,
+  scheduleOf,
+  type TrainConfig,
+} from "./config.ts";
+import { GradientWorkers } from "./gradient_workers.ts";
 import { calibrate, evaluate, type TestTimeAugmentation, ttaMode } from "./evaluate.ts";
-import { lockRun, type RunLock, RunLockedError } from "./run_lock.ts";
+import { lockRun, RunLockedError } from "./run_lock.ts";
 import {
   claimRunFolder,
   reconcileMetrics,
@@ -167,6 +175,10 @@ interface EpochContext {
   /** Duration of the previous step (any epoch), to stop before overrunning the budget. */
   lastStepSeconds: number;
   ckpt: string;
+  /** Micro-batches per step (see {@linkcode microBatchesFor}). */
+  microBatches: number;
+  /** Gradient workers beside the main thread, if the run has more than one thread. */
+  workers?: GradientWorkers;
 }
 
 /**
@@ -215,7 +227,8 @@ async function trainEpoch<P extends ParamTree>(
       lr,
       labelSmoothing: config.labelSmoothing,
       optimizer: ctx.optimizer,
-      microBatches: config.microBatches,
+      microBatches: ctx.microBatches,
+      workers: ctx.workers,
     };
     const stepStart = performance.now();
     const r = await trainStep(ctx.spec.apply, params, state, batch, stepConfig, ctx.rng)
@@ -267,18 +280,19 @@ export async function train(
   config: TrainConfig,
   options: TrainOptions = {},
 ): Promise<TrainSummary> {
-  const held: RunLock[] = [];
+  // Released in reverse order of taking: gradient workers, then run locks.
+  const held: { release(): unknown }[] = [];
   try {
     return await trainLocked(config, options, held);
   } finally {
-    for (const lock of held) await lock.release();
+    for (const h of held.reverse()) await h.release();
   }
 }
 
 async function trainLocked(
   config: TrainConfig,
   options: TrainOptions,
-  held: RunLock[],
+  held: { release(): unknown }[],
 ): Promise<TrainSummary> {
   let resumed: Awaited<ReturnType<typeof readCheckpoint>> | null = null;
   if (options.resume) {
@@ -304,6 +318,9 @@ async function trainLocked(
   }
   if (!resumed && !options.uniqueOut) await refuseTakenFolder(config.out); // before slow setup
   const backend = await selectBackend(config.backend, options.quiet);
+  const threads = resolveThreads(config.threads, backend.name);
+  // Saved as a number, so a resume takes the same threads (and micro-batches).
+  if (config.threads !== undefined || threads > 1) config = { ...config, threads };
   const spec = modelSpec(config.model, config.preset);
   const data = await loadCifar10(dataDir(config.data), {
     trainSize: config.trainSize,
@@ -312,6 +329,14 @@ async function trainLocked(
   // Every check on the settings comes before anything is written, so a
   // refused run leaves no folder behind.
   const stepsPerEpoch = Math.floor(data.train.size / config.batchSize);
+  const parts = microBatchesFor(config, threads);
+  if (config.batchSize % parts !== 0) {
+    throw new RunConfigError(
+      `--batch-size ${config.batchSize} does not split into ${parts} equal micro-batches ` +
+        `(${config.microBatches ?? 1} per step, a multiple of ${threads} training threads); ` +
+        `use a batch size divisible by ${parts} or fewer --threads`,
+    );
+  }
   if (stepsPerEpoch < 1) {
     throw new RunConfigError(
       `--batch-size ${config.batchSize} is larger than the ${data.train.size} training images, ` +
@@ -335,6 +360,11 @@ async function trainLocked(
 
   const schedule = scheduleOf(config, stepsPerEpoch);
   const optimizer = optimizerOf(config);
+  let workers: GradientWorkers | undefined;
+  if (threads > 1) {
+    workers = await GradientWorkers.start(spec, threads - 1, backend.name);
+    held.push({ release: () => workers!.close() });
+  }
 
   let rng = new Rng(config.seed);
   let params: ParamTree = spec.init(rng.fork());
@@ -394,6 +424,8 @@ async function trainLocked(
         budgetSeconds,
         lastStepSeconds,
         ckpt,
+        microBatches: parts,
+        workers,
       },
       params,
       state,

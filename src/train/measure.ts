@@ -15,7 +15,16 @@ import { type ImageSet, loadCifar10 } from "../data/cifar.ts";
 import type { ModelSpec } from "../models/presets.ts";
 import type { Sgemm } from "../backend/blas.ts";
 import { type AdamWState, initAdamW } from "./adamw.ts";
-import { dataDir, defaultConfig, optimizerOf, presetDefaults } from "./config.ts";
+import { dataDir, defaultConfig, microBatchesFor, optimizerOf, presetDefaults } from "./config.ts";
+import { GradientWorkers } from "./gradient_workers.ts";
+import { currentBackend } from "../backend/select.ts";
+
+/** The path this thread trains on, for its gradient workers to take too. */
+function backendName(): string {
+  const chosen = currentBackend();
+  if (!chosen) throw new Error("measure: select a backend first (selectBackend)");
+  return chosen.name;
+}
 import { predict, trainStep } from "./step.ts";
 
 /** The batch size a preset trains with (`presetDefaults`, else the default). */
@@ -41,7 +50,13 @@ export interface Stepper {
  */
 export async function trainingSteps(
   spec: ModelSpec,
-  options: { batchSize: number; mode?: "train" | "infer"; seed?: number },
+  options: {
+    batchSize: number;
+    mode?: "train" | "infer";
+    seed?: number;
+    /** Training threads (see `TrainConfig.threads`; default 1); inference uses one. */
+    threads?: number;
+  },
 ): Promise<Stepper> {
   const data = await sampleImages();
   const rng = new Rng(options.seed ?? 0), b = options.batchSize;
@@ -49,12 +64,24 @@ export async function trainingSteps(
   // Buffers (batch-norm statistics) are not trained: no optimizer state.
   let state: AdamWState<ParamTree> = initAdamW(splitBuffers(params).trainable);
   const config = { ...defaultConfig(spec.kind), ...presetDefaults(spec.kind, spec.preset) };
+  const threads = options.mode === "infer" ? 1 : options.threads ?? 1;
+  // The preset's micro-batches (where they divide the measured batch), one per thread at least.
+  const parts = microBatchesFor(
+    { ...config, microBatches: b % (config.microBatches ?? 1) === 0 ? config.microBatches : 1 },
+    threads,
+  );
+  if (b % parts !== 0) {
+    throw new Error(`batch ${b} does not split into ${parts} micro-batches for ${threads} threads`);
+  }
+  const workers = threads > 1
+    ? await GradientWorkers.start(spec, threads - 1, backendName())
+    : undefined;
   const stepConfig = {
     lr: config.lr,
     labelSmoothing: config.labelSmoothing,
     optimizer: optimizerOf(config),
-    // The preset's micro-batches, where they divide the measured batch.
-    microBatches: b % (config.microBatches ?? 1) === 0 ? config.microBatches : 1,
+    microBatches: parts,
+    workers,
   };
   const pixels = new Float32Array(b * 3072), labels = new Int32Array(b);
   let next = 0;
@@ -85,6 +112,7 @@ export async function trainingSteps(
     },
     dispose() {
       [params, state.m, state.v].forEach(disposeTree);
+      workers?.close();
     },
   };
 }
@@ -104,6 +132,8 @@ export interface Throughput {
   /** Useful FLOP/s: 3x forward FLOPs per image for training, 1x for inference. */
   gflops: number;
   batchSize: number;
+  /** Training threads (1 for inference). */
+  threads: number;
   steps: number;
   /** Images/s of the slowest and the fastest measured step: the spread. */
   stepRange: [number, number];
@@ -117,10 +147,18 @@ export interface Throughput {
 export async function measure(
   spec: ModelSpec,
   mode: "train" | "infer",
-  options: { batchSize: number; steps: number; maxSeconds: number; warmup?: number },
+  options: {
+    batchSize: number;
+    steps: number;
+    maxSeconds: number;
+    warmup?: number;
+    /** Training threads (default 1). */
+    threads?: number;
+  },
 ): Promise<Throughput> {
   const b = options.batchSize;
-  const stepper = await trainingSteps(spec, { batchSize: b, mode });
+  const threads = mode === "infer" ? 1 : options.threads ?? 1;
+  const stepper = await trainingSteps(spec, { batchSize: b, mode, threads });
   const times: number[] = [];
   try {
     // Warm-up: kernel compilation, JIT, and the heap's growth to its working
@@ -143,6 +181,7 @@ export async function measure(
     imagesPerSecond,
     gflops: (imagesPerSecond * spec.flops * (mode === "train" ? 3 : 1)) / 1e9,
     batchSize: b,
+    threads,
     steps: times.length,
     stepRange: [(b * 1000) / Math.max(...times), (b * 1000) / Math.min(...times)],
   };

@@ -13,12 +13,15 @@ import {
   unflatten,
   withBuffers,
 } from "../core/params.ts";
-import type { Rng } from "../core/rng.ts";
+import { Rng } from "../core/rng.ts";
 import { guardWebGPU } from "../backend/webgpu_errors.ts";
-import { cast, type Images, type Logits } from "../core/tensor.ts";
+import { cast, type Images } from "../core/tensor.ts";
 import { type AdamWConfig, type AdamWState, adamwStep } from "./adamw.ts";
 import { adamwStepOnHost } from "./adamw_host.ts";
-import { correctCount, crossEntropy } from "./loss.ts";
+import type { GradientWorkers, WorkerSums } from "./gradient_workers.ts";
+import { type ApplyFn, type PartGradients, partGradients } from "./part_gradients.ts";
+
+export type { ApplyFn };
 
 /** A batch of images and integer labels. */
 export interface Batch {
@@ -27,13 +30,6 @@ export interface Batch {
   /** Class indices, `int32`. */
   labels: tf.Tensor1D;
 }
-
-/** A model as training sees it. */
-export type ApplyFn = (
-  params: ParamTree,
-  images: Images,
-  rng: Rng | null,
-) => Logits;
 
 /** Settings of one step. */
 export interface StepConfig {
@@ -50,6 +46,13 @@ export interface StepConfig {
    * the wasm heap (4 GiB) cannot hold some models' whole-batch tape.
    */
   microBatches?: number;
+  /**
+   * Worker threads that compute some of the micro-batches in parallel with
+   * the main thread ({@linkcode GradientWorkers}); the batch then splits into
+   * `microBatches` parts (default: one per thread), which must divide among
+   * the threads. Each micro-batch draws its dropout from its own seed.
+   */
+  workers?: GradientWorkers;
 }
 
 /** What a step reports (plain numbers: the step syncs once). */
@@ -114,7 +117,9 @@ async function unguardedStep<P extends ParamTree>(
   rng: Rng,
 ): Promise<StepResult<P>> {
   const { trainable, buffers } = splitBuffers(params);
-  const { value, grads, correct } = gradients(apply, trainable, buffers, batch, config, rng);
+  const { value, grads, correct } = config.workers
+    ? await parallelGradients(config.workers, apply, trainable, buffers, batch, config, rng)
+    : gradients(apply, trainable, buffers, batch, config, rng);
   // Tensors of the CPU backends live in host memory: update them there in
   // one loop per leaf instead of ~1,000 small kernel calls.
   const update = tf.getBackend() === "webgpu" ? adamwStep : adamwStepOnHost;
@@ -162,39 +167,119 @@ function gradients(
     );
   }
   const part = size / parts;
-  let value: tf.Scalar | null = null, correct: tf.Tensor | null = null;
-  let grads: tf.Tensor[] | null = null;
+  let sums: PartGradients | null = null;
   for (let i = 0; i < parts; i++) {
     const images: Images = parts === 1
       ? batch.images
       : cast(tf.slice(batch.images, [i * part, 0, 0, 0], [part, -1, -1, -1]));
     const labels = parts === 1 ? batch.labels : tf.slice(batch.labels, [i * part], [part]);
-    let partCorrect: tf.Tensor | null = null;
-    const lossOf = (...ws: tf.Tensor[]) => {
-      const logits = apply(withBuffers(unflatten(trainable, ws), buffers), images, rng);
-      partCorrect = tf.keep(correctCount(logits, labels));
-      return crossEntropy(logits, labels, config.labelSmoothing);
-    };
-    const r = tf.valueAndGrads(lossOf)(leaves(trainable));
+    const r = partGradients(apply, trainable, buffers, images, labels, config.labelSmoothing, rng);
     if (parts > 1) tf.dispose([images, labels]);
-    // Running sums; divided by the number of parts below.
-    const add = <X extends tf.Tensor>(sum: X | null, x: X): X => {
-      if (!sum) return x;
-      const out = tf.add(sum, x) as X;
-      tf.dispose([sum, x]);
-      return out;
-    };
-    value = add(value, r.value as tf.Scalar);
-    correct = add(correct, partCorrect!);
-    grads = grads ? grads.map((g, j) => add(g, r.grads[j])) : r.grads;
+    sums = sums ? addParts(sums, r) : r;
   }
-  if (parts === 1) return { value: value!, grads: grads!, correct: correct! };
-  const scale = (x: tf.Tensor) => {
-    const out = tf.div(x, parts);
-    x.dispose();
+  const { value, grads, correct } = sums!;
+  if (parts === 1) return { value, grads, correct };
+  return { value: scaleBy(value, parts), grads: grads.map((g) => scaleBy(g, parts)), correct };
+}
+
+/** Running sums of micro-batch results (disposes both inputs). */
+function addParts(a: PartGradients, b: PartGradients): PartGradients {
+  const add = <X extends tf.Tensor>(x: X, y: X): X => {
+    const out = tf.add(x, y) as X;
+    tf.dispose([x, y]);
     return out;
   };
-  return { value: scale(value!) as tf.Scalar, grads: grads!.map(scale), correct: correct! };
+  return {
+    value: add(a.value, b.value),
+    correct: add(a.correct, b.correct),
+    grads: a.grads.map((g, j) => add(g, b.grads[j])),
+  };
+}
+
+/** `x / n`, disposing `x`. */
+function scaleBy<X extends tf.Tensor>(x: X, n: number): X {
+  const out = tf.div(x, n) as X;
+  x.dispose();
+  return out;
+}
+
+/**
+ * {@linkcode gradients} with the micro-batches shared among the main thread
+ * and `workers`: each worker's share is sent first, the main thread computes
+ * its own while they run, then the sums are added and averaged.
+ */
+async function parallelGradients(
+  workers: GradientWorkers,
+  apply: ApplyFn,
+  trainable: ParamTree,
+  buffers: ParamTree | null,
+  batch: Batch,
+  config: StepConfig,
+  rng: Rng,
+): Promise<PartGradients> {
+  const threads = workers.count + 1, size = batch.images.shape[0];
+  const parts = config.microBatches ?? threads;
+  if (!Number.isInteger(parts) || parts % threads !== 0 || size % parts !== 0) {
+    throw new Error(
+      `With ${workers.count} gradient worker(s), microBatches must be a multiple of ${threads} ` +
+        `threads that divides the batch of ${size}, got ${parts}`,
+    );
+  }
+  const part = size / parts, perThread = parts / threads;
+  const seeds = Array.from({ length: parts }, () => rng.nextUint32());
+  const pixels = batch.images.dataSync() as Float32Array,
+    labels = batch.labels.dataSync() as Int32Array;
+  const weights = leaves(trainable), bufferLeaves = buffers ? leaves(buffers) : null;
+  // Worker t takes parts [(t+1)·perThread, (t+2)·perThread); the main thread the first ones.
+  const pending = Array.from({ length: workers.count }, (_, w) => {
+    const from = (w + 1) * perThread * part, to = from + perThread * part;
+    return workers.sums(w, {
+      trainable: weights,
+      buffers: bufferLeaves,
+      images: pixels.slice(from * 3072, to * 3072),
+      labels: labels.slice(from, to),
+      seeds: seeds.slice((w + 1) * perThread, (w + 2) * perThread),
+      labelSmoothing: config.labelSmoothing,
+    });
+  });
+  // Settle every request even if one fails, so none is left in flight.
+  const settled = Promise.allSettled(pending);
+  let sums: PartGradients | null = null, mainError: unknown = null;
+  try {
+    for (let i = 0; i < perThread; i++) {
+      const images: Images = cast(tf.slice(batch.images, [i * part, 0, 0, 0], [part, -1, -1, -1]));
+      const partLabels = tf.slice(batch.labels, [i * part], [part]);
+      const r = partGradients(
+        apply,
+        trainable,
+        buffers,
+        images,
+        partLabels,
+        config.labelSmoothing,
+        new Rng(seeds[i]),
+      );
+      tf.dispose([images, partLabels]);
+      sums = sums ? addParts(sums, r) : r;
+    }
+  } catch (e) {
+    mainError = e;
+  }
+  const results = await settled;
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (mainError !== null || failed) {
+    if (sums) tf.dispose([sums.value, sums.correct, ...sums.grads]);
+    throw mainError ?? failed!.reason;
+  }
+  const shapes = weights.map((t) => t.shape);
+  for (const r of results as PromiseFulfilledResult<WorkerSums>[]) {
+    sums = addParts(sums!, {
+      value: tf.scalar(r.value.value),
+      correct: tf.scalar(r.value.correct),
+      grads: r.value.grads.map((g, j) => tf.tensor(g, shapes[j])),
+    });
+  }
+  const { value, grads, correct } = sums!;
+  return { value: scaleBy(value, parts), grads: grads.map((g) => scaleBy(g, parts)), correct };
 }
 
 /** Logits for a batch in evaluation mode (no dropout), read back as arrays. */

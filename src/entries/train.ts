@@ -26,4 +26,5 @@
 export * from "../train/loop.ts";
 export { LOCK_FILE, type LockHolder, lockRun, type RunLock } from "../train/run_lock.ts";
 export { readCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
+export { GradientWorkers, type WorkerSums } from "../train/gradient_workers.ts";
 export { loadParams, saveParams, writeFileAtomic } from "../core/safetensors.ts";

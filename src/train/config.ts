@@ -8,7 +8,7 @@ import type { BackendName } from "../backend/select.ts";
 import type { ModelKind } from "../models/presets.ts";
 import { ADAMW_DEFAULTS, type AdamWConfig } from "./adamw.ts";
 import type { TestTimeAugmentation } from "./evaluate.ts";
-import { RunConfigError } from "./run_folder.ts";
+import { RunConfigError } from "./run_config_error.ts";
 import type { ScheduleConfig } from "./schedule.ts";
 
 /** Everything a run depends on; saved as `config.json`. */

@@ -46,6 +46,7 @@ export type WorkerReply =
 export interface WorkerSums {
   /** Sum of the micro-batches' mean losses. */
   value: number;
+  /** Correctly classified images over the micro-batches. */
   correct: number;
   /** Sum of the micro-batches' mean-loss gradients, in leaf order. */
   grads: Float32Array[];

@@ -8,6 +8,7 @@
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../core/safetensors.ts";
 import type { EpochMetrics } from "./loop.ts";
+import { RunConfigError } from "./run_config_error.ts";
 
 /** The files a run writes; a folder holding any of them holds a run. */
 export const RUN_FILES: readonly string[] = [
@@ -17,8 +18,7 @@ export const RUN_FILES: readonly string[] = [
   "summary.json",
 ];
 
-/** A run's settings cannot work as given (a folder taken, a batch larger than the data). */
-export class RunConfigError extends Error {}
+export { RunConfigError };
 
 /** The first of {@linkcode RUN_FILES} in `dir`, or undefined when it holds no run. */
 export async function runFileIn(dir: string): Promise<string | undefined> {

@@ -16,7 +16,7 @@ import { type BackendName, selectBackend } from "../src/backend/select.ts";
 import { numberFlag, runMain, UsageError } from "../src/cli/args.ts";
 import { modelSpec, presetNames } from "../src/models/presets.ts";
 import { measure, sgemmProbe, trainingBatchSize } from "../src/train/measure.ts";
-import { resolveThreads } from "../src/train/config.ts";
+import { defaultConfig, presetDefaults, resolveThreads } from "../src/train/config.ts";
 import * as tf from "@tensorflow/tfjs";
 import { countsBetween, webgpuCounts } from "../src/backend/webgpu_counters.ts";
 import { disposeTree } from "../src/core/params.ts";
@@ -107,7 +107,15 @@ async function child(
   threadsFlag: number | "auto",
 ): Promise<void> {
   const info = await selectBackend(path, true);
-  const threads = resolveThreads(threadsFlag, info.name);
+  // Training's threads on the fast path; the stock paths stay on one, the
+  // baseline that earlier records measured.
+  const threadsOf = (spec: ModelSpec, batchSize: number) =>
+    SLOW.has(path) ? 1 : resolveThreads({
+      ...defaultConfig(spec.kind),
+      ...presetDefaults(spec.kind, spec.preset),
+      batchSize,
+      threads: threadsFlag,
+    }, info.name);
   for (const preset of presets) {
     for (const model of KINDS.filter((k) => presetNames(k).includes(preset))) {
       for (const mode of ["train", "infer"] as const) {
@@ -121,7 +129,7 @@ async function child(
             batchSize,
             steps: SLOW.has(path) ? 2 : 10,
             maxSeconds,
-            threads,
+            threads: threadsOf(spec, batchSize),
           });
           record = { model, preset, path: info.name, ...r };
           if (path === "webgpu" && mode === "train") {
@@ -271,7 +279,7 @@ async function main(args: string[]): Promise<void> {
     return console.log(
       `Usage: deno task bench [--json] [--paths ${PATHS.join(",")}] [--presets hour,small]
   [--max-seconds 30] [--batch-size N (fast path; default: each preset's training batch)]
-  [--threads N|auto (training threads on CPU paths, as training takes them; default auto)]`,
+  [--threads N|auto (training threads on the fast path, as training takes them; default auto)]`,
     );
   }
   const presets = (v.presets ?? "hour").split(",");

@@ -71,7 +71,6 @@ Deno.test("measure() trains a model with buffers (batch-norm statistics), on one
       threads,
     });
     assert.equal(r.steps, 2);
-    assert.equal(r.threads, mode === "infer" ? 1 : threads, "inference runs on one thread");
     assert.ok(r.imagesPerSecond > 0 && r.gflops > 0);
     assert.ok(r.stepRange[0] <= r.imagesPerSecond && r.imagesPerSecond <= r.stepRange[1]);
   }

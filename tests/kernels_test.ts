@@ -88,6 +88,13 @@ Deno.test({
       [[1, 9, 9, 2], [3, 3, 2, 2], 2, "valid"],
       [[2, 7, 7, 3], [3, 3, 3, 2], 2, 1],
     ];
+    // More bottom and right padding than the filter minus one (the grid form cannot hold its dy).
+    const wide: [[number, number], [number, number], [number, number], [number, number]] = [
+      [0, 0],
+      [0, 3],
+      [1, 4],
+      [0, 0],
+    ];
     const check = async (label: string) => {
       for (const [sx, sw, stride, pad] of cases) {
         await agree(
@@ -96,6 +103,11 @@ Deno.test({
           (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, stride, pad),
         );
       }
+      await agree(
+        `conv2d with padding ${JSON.stringify(wide)}${label}`,
+        [seeded([2, 6, 6, 3], 5), seeded([3, 3, 3, 4], 6, 0.5)],
+        (x, w) => tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, 1, wide),
+      );
     };
     // Each form on every case (by map size, these small maps would all take im2col).
     for (const form of ["grid", "im2col"] as const) {

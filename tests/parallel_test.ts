@@ -8,14 +8,20 @@ import { Rng } from "../src/core/rng.ts";
 import { brand } from "../src/core/tensor.ts";
 import { modelSpec, VIT_PRESETS, vitSpec } from "../src/models/presets.ts";
 import { ADAMW_DEFAULTS, initAdamW } from "../src/train/adamw.ts";
-import { defaultConfig, microBatchesFor, resolveThreads } from "../src/train/config.ts";
+import {
+  defaultConfig,
+  isCpuBackend,
+  microBatchesFor,
+  resolveThreads,
+} from "../src/train/config.ts";
 import { GradientWorkers } from "../src/train/gradient_workers.ts";
-import { RunConfigError } from "../src/train/run_folder.ts";
 import { type StepConfig, trainStep } from "../src/train/step.ts";
 import { maxAbsDiff, seeded, setup } from "./_setup.ts";
 
 await setup();
 const backend = currentBackend()!.name;
+// Gradient workers are for the CPU backends; under TEST_BACKEND=webgpu these tests do not apply.
+const cpu = isCpuBackend(backend);
 
 /** Parameters after `steps` steps of `spec` on fixed batches of 8, with or without workers. */
 async function trainFor(
@@ -48,61 +54,86 @@ async function trainFor(
   return flat;
 }
 
-Deno.test("gradient workers: a step shared with a worker equals its micro-batches in turn, and leaks nothing", async () => {
-  for (const kind of ["vit", "cnn"] as const) {
-    const spec = modelSpec(kind, "tiny");
-    // Workers first: they set native BLAS to one thread, whose rounding both runs then share.
+Deno.test({
+  name:
+    "gradient workers: a step shared with a worker equals its micro-batches in turn, and leaks nothing",
+  ignore: !cpu,
+  fn: async () => {
+    for (const kind of ["vit", "cnn"] as const) {
+      const spec = modelSpec(kind, "tiny");
+      // Workers first: they set native BLAS to one thread, whose rounding both runs then share.
+      const workers = await GradientWorkers.start(spec, 1, backend);
+      try {
+        const sequential = await trainFor(spec, 2);
+        await trainFor(spec, 1, workers); // warm: the first step allocates what later ones reuse
+        const before = tf.memory().numTensors;
+        const parallel = await trainFor(spec, 2, workers);
+        assert.equal(tf.memory().numTensors, before, `${kind}: tensors leaked`);
+        // Without dropout the micro-batches' gradients do not depend on the thread.
+        const diff = maxAbsDiff(parallel, sequential);
+        assert.ok(diff <= 1e-6, `${kind}: parameters differ by ${diff}`);
+      } finally {
+        workers.close();
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: "gradient workers: with dropout, each micro-batch's seed makes the step reproducible",
+  ignore: !cpu,
+  fn: async () => {
+    const spec = vitSpec({ ...VIT_PRESETS.tiny, dropout: 0.2 });
     const workers = await GradientWorkers.start(spec, 1, backend);
     try {
-      const sequential = await trainFor(spec, 2);
-      await trainFor(spec, 1, workers); // warm: the first step allocates what later ones reuse
-      const before = tf.memory().numTensors;
-      const parallel = await trainFor(spec, 2, workers);
-      assert.equal(tf.memory().numTensors, before, `${kind}: tensors leaked`);
-      // Without dropout the micro-batches' gradients do not depend on the thread.
-      const diff = maxAbsDiff(parallel, sequential);
-      assert.ok(diff <= 1e-6, `${kind}: parameters differ by ${diff}`);
+      const a = await trainFor(spec, 2, workers), b = await trainFor(spec, 2, workers);
+      assert.equal(maxAbsDiff(a, b), 0);
+      assert.ok(
+        maxAbsDiff(a, await trainFor(spec, 2)) > 0,
+        "dropout seeds per micro-batch differ from one stream",
+      );
     } finally {
       workers.close();
     }
-  }
+  },
 });
 
-Deno.test("gradient workers: with dropout, each micro-batch's seed makes the step reproducible", async () => {
-  const spec = vitSpec({ ...VIT_PRESETS.tiny, dropout: 0.2 });
-  const workers = await GradientWorkers.start(spec, 1, backend);
-  try {
-    const a = await trainFor(spec, 2, workers), b = await trainFor(spec, 2, workers);
-    assert.equal(maxAbsDiff(a, b), 0);
-    assert.ok(
-      maxAbsDiff(a, await trainFor(spec, 2)) > 0,
-      "dropout seeds per micro-batch differ from one stream",
+Deno.test({
+  name:
+    "gradient workers: a failure in the worker reaches the step with its message; bad counts are refused",
+  ignore: !cpu,
+  fn: async () => {
+    const workers = await GradientWorkers.start(modelSpec("vit", "tiny"), 1, backend);
+    try {
+      // Another model's parameters: the worker cannot rebuild them.
+      const wrong = modelSpec("cnn", "tiny");
+      await assert.rejects(trainFor(wrong, 1, workers), /gradient worker: .*parameter arrays/);
+    } finally {
+      workers.close();
+    }
+    await assert.rejects(
+      GradientWorkers.start(modelSpec("vit", "tiny"), 1, "webgpu"),
+      /CPU backend/,
     );
-  } finally {
-    workers.close();
-  }
+    await assert.rejects(
+      GradientWorkers.start(modelSpec("vit", "tiny"), 0, backend),
+      /whole number/,
+    );
+  },
 });
 
-Deno.test("gradient workers: a failure in the worker reaches the step with its message; bad counts are refused", async () => {
-  const workers = await GradientWorkers.start(modelSpec("vit", "tiny"), 1, backend);
-  try {
-    // Another model's parameters: the worker cannot rebuild them.
-    const wrong = modelSpec("cnn", "tiny");
-    await assert.rejects(trainFor(wrong, 1, workers), /gradient worker: .*parameter arrays/);
-  } finally {
-    workers.close();
-  }
-  await assert.rejects(GradientWorkers.start(modelSpec("vit", "tiny"), 1, "webgpu"), /CPU backend/);
-  await assert.rejects(GradientWorkers.start(modelSpec("vit", "tiny"), 0, backend), /whole number/);
-});
-
-Deno.test("threads: auto takes 2 on a multi-core CPU backend; micro-batches round up to a multiple", () => {
+Deno.test("threads: auto takes 2 where the batch splits on a multi-core CPU backend; micro-batches round up", () => {
   const cores = navigator.hardwareConcurrency ?? 1;
-  assert.equal(resolveThreads("auto", "fast"), cores >= 2 ? 2 : 1);
-  assert.equal(resolveThreads("auto", "webgpu"), 1);
-  assert.equal(resolveThreads(undefined, "fast"), 1, "runs saved before threads existed keep one");
-  assert.throws(() => resolveThreads(2, "webgpu"), RunConfigError);
-  const c = defaultConfig("vit");
+  const c = { ...defaultConfig("vit"), batchSize: 128, threads: "auto" as const };
+  assert.equal(resolveThreads(c, "fast"), cores >= 2 ? 2 : 1);
+  assert.equal(resolveThreads(c, "webgpu"), 1, "a GPU keeps whole-batch steps");
+  assert.equal(resolveThreads({ ...c, batchSize: 99 }, "fast"), 1, "an odd batch does not split");
+  assert.equal(
+    resolveThreads({ ...c, threads: undefined }, "fast"),
+    1,
+    "runs saved before threads",
+  );
+  assert.equal(resolveThreads({ ...c, threads: 3 }, "webgpu"), 3, "a saved number stays");
   assert.equal(microBatchesFor(c, 2), 2);
   assert.equal(microBatchesFor({ ...c, microBatches: 2 }, 2), 2);
   assert.equal(microBatchesFor({ ...c, microBatches: 3 }, 2), 6);

@@ -68,7 +68,10 @@ export function conv2dBackpropInput(sgemm: Sgemm): (original: KernelFunc) => Ker
     return (args) => {
       const { inputs: { filter }, attrs } = args;
       const g = conv1Info(attrs.inputShape, filter.shape, attrs);
-      return g && useGrid(g, filter.shape[0], filter.shape[1]) ? grid(args) : im2col(args);
+      // The grid form places dy in a grid the input's size plus the filter's:
+      // more bottom or right padding than the filter minus one does not fit.
+      const fits = g !== null && g.outH - g.padTop <= g.inH && g.outW - g.padLeft <= g.inW;
+      return fits && useGrid(g, filter.shape[0], filter.shape[1]) ? grid(args) : im2col(args);
     };
   };
 }

@@ -8,7 +8,6 @@ import type { BackendName } from "../backend/select.ts";
 import type { ModelKind } from "../models/presets.ts";
 import { ADAMW_DEFAULTS, type AdamWConfig } from "./adamw.ts";
 import type { TestTimeAugmentation } from "./evaluate.ts";
-import { RunConfigError } from "./run_config_error.ts";
 import type { ScheduleConfig } from "./schedule.ts";
 
 /** Everything a run depends on; saved as `config.json`. */
@@ -87,18 +86,26 @@ export function defaultConfig(model: ModelKind): TrainConfig {
   };
 }
 
-/** `threads` as a run takes it: `auto` resolved for the backend in use (see {@linkcode TrainConfig}). */
-export function resolveThreads(threads: TrainConfig["threads"], backend: string): number {
-  const cpu = backend === "fast" || backend === "wasm" || backend === "cpu";
+/** True for the backends whose tensors live in host memory: `fast`, `wasm`, `cpu`. */
+export function isCpuBackend(backend: string): boolean {
+  return backend === "fast" || backend === "wasm" || backend === "cpu";
+}
+
+/**
+ * The run's `threads` (see {@linkcode TrainConfig}): a number stays (a new
+ * run's flag, or the saved value of a resumed run; absent is 1); `auto` is 2
+ * on a CPU backend with two or more cores when the batch splits into the
+ * micro-batches that takes, else 1. The number fixes how a step splits into
+ * micro-batches; on a GPU they are computed one after the other (the same
+ * step), on one thread.
+ */
+export function resolveThreads(config: TrainConfig, backend: string): number {
+  const threads = config.threads;
   if (threads === undefined) return 1;
-  if (threads === "auto") return cpu && (navigator.hardwareConcurrency ?? 1) >= 2 ? 2 : 1;
-  if (threads > 1 && !cpu) {
-    throw new RunConfigError(
-      `--threads ${threads} needs a CPU backend (fast, wasm or cpu), not ${backend}; ` +
-        "use --threads 1 on a GPU",
-    );
-  }
-  return threads;
+  if (threads !== "auto") return threads;
+  const cores = navigator.hardwareConcurrency ?? 1;
+  if (!isCpuBackend(backend) || cores < 2) return 1;
+  return config.batchSize % microBatchesFor(config, 2) === 0 ? 2 : 1;
 }
 
 /**

@@ -53,18 +53,23 @@ function gradients(request: Extract<WorkerRequest, { type: "grads" }>): WorkerRe
         ["batch", "height", "width", "channels"],
       );
       const labels = tf.tensor1d(request.labels.subarray(i * size, (i + 1) * size), "int32");
-      const r = partGradients(
-        model!.spec.apply,
-        trainable,
-        buffers,
-        images,
-        labels,
-        request.labelSmoothing,
-        new Rng(seed),
-      );
+      let r: ReturnType<typeof partGradients>;
+      try {
+        r = partGradients(
+          model!.spec.apply,
+          trainable,
+          buffers,
+          images,
+          labels,
+          request.labelSmoothing,
+          new Rng(seed),
+        );
+      } finally {
+        tf.dispose([images, labels]);
+      }
       value += r.value.dataSync()[0];
       correct += r.correct.dataSync()[0];
-      tf.dispose([images, labels, r.value, r.correct]);
+      tf.dispose([r.value, r.correct]);
       if (!sums) sums = r.grads;
       else {
         const next: tf.Tensor[] = sums.map((s, j) => tf.add(s, r.grads[j]));

@@ -52,6 +52,25 @@ export interface WorkerSums {
   grads: Float32Array[];
 }
 
+/**
+ * Native BLAS threads while any workers run: one per training thread. Several
+ * pools may overlap (tests); the first to start saves the count and the last
+ * to close restores it.
+ */
+const blasThreads = { pools: 0, saved: null as number | null };
+
+function enterPool() {
+  const blas = openBlas();
+  if (blasThreads.pools++ === 0) blasThreads.saved = blas?.getThreads?.() ?? null;
+  blas?.setThreads?.(1);
+}
+
+function leavePool() {
+  if (--blasThreads.pools === 0 && blasThreads.saved !== null) {
+    openBlas()?.setThreads?.(blasThreads.saved);
+  }
+}
+
 /** A worker thread and the one request it may have in flight. */
 class GradientWorker {
   #worker: Worker;
@@ -65,6 +84,10 @@ class GradientWorker {
       this.#pending = null;
       if (e.data.type === "error") p?.reject(new Error(`gradient worker: ${e.data.message}`));
       else p?.resolve(e.data);
+    };
+    this.#worker.onmessageerror = () => {
+      this.#pending?.reject(new Error("gradient worker: a reply could not be read"));
+      this.#pending = null;
     };
     this.#worker.onerror = (e: ErrorEvent) => {
       e.preventDefault();
@@ -97,11 +120,11 @@ class GradientWorker {
 export class GradientWorkers {
   readonly #workers: GradientWorker[];
   #nextId = 0;
-  #restoreThreads: (() => void) | null;
+  #open = true;
 
-  private constructor(workers: GradientWorker[], restoreThreads: (() => void) | null) {
+  private constructor(workers: GradientWorker[]) {
     this.#workers = workers;
-    this.#restoreThreads = restoreThreads;
+    enterPool();
   }
 
   /** Worker threads besides the main one. */
@@ -112,7 +135,9 @@ export class GradientWorkers {
   /**
    * Start `count` workers on `backend` (a CPU backend: `fast`, `wasm` or
    * `cpu`) for `spec`. Native BLAS is set to one thread: each training
-   * thread already keeps a core busy.
+   * thread already keeps a core busy. Each worker rebuilds the model from
+   * `spec.kind` and `spec.config` (`vitSpec`, `cnnSpec`), so a spec with an
+   * `apply` of its own must train on one thread.
    */
   static async start(
     spec: ModelSpec,
@@ -145,13 +170,7 @@ export class GradientWorkers {
       workers.forEach((w) => w.terminate());
       throw e;
     }
-    const blas = openBlas();
-    const before = blas?.getThreads?.() ?? null;
-    blas?.setThreads?.(1);
-    return new GradientWorkers(
-      workers,
-      before !== null ? () => blas?.setThreads?.(before) : null,
-    );
+    return new GradientWorkers(workers);
   }
 
   /**
@@ -193,8 +212,9 @@ export class GradientWorkers {
 
   /** Stop the workers and give native BLAS its threads back. */
   close(): void {
+    if (!this.#open) return;
+    this.#open = false;
     this.#workers.forEach((w) => w.terminate());
-    this.#restoreThreads?.();
-    this.#restoreThreads = null;
+    leavePool();
   }
 }

@@ -24,6 +24,7 @@ import { ATOMIC_TEMP, removeStaleFiles } from "../core/stale_files.ts";
 import { readCheckpoint, type RunState, saveCheckpoint } from "./checkpoint.ts";
 import {
   dataDir,
+  isCpuBackend,
   microBatchesFor,
   optimizerOf,
   resolveThreads,
@@ -318,8 +319,8 @@ async function trainLocked(
   }
   if (!resumed && !options.uniqueOut) await refuseTakenFolder(config.out); // before slow setup
   const backend = await selectBackend(config.backend, options.quiet);
-  const threads = resolveThreads(config.threads, backend.name);
-  // Saved as a number, so a resume takes the same threads (and micro-batches).
+  const threads = resolveThreads(config, backend.name);
+  // Saved as a number, so a resume splits its steps the same way.
   if (config.threads !== undefined || threads > 1) config = { ...config, threads };
   const spec = modelSpec(config.model, config.preset);
   const data = await loadCifar10(dataDir(config.data), {
@@ -337,12 +338,17 @@ async function trainLocked(
         `use a batch size divisible by ${parts} or fewer --threads`,
     );
   }
-  if (stepsPerEpoch < 1) {
-    throw new RunConfigError(
-      `--batch-size ${config.batchSize} is larger than the ${data.train.size} training images, ` +
-        `so an epoch would have no step; use a --batch-size of at most ${data.train.size}` +
-        (config.trainSize !== undefined ? " or a larger --train-size" : ""),
-    );
+  // Before the run folder is claimed: workers that fail to start leave nothing behind.
+  let workers: GradientWorkers | undefined;
+  if (threads > 1 && isCpuBackend(backend.name)) {
+    workers = await GradientWorkers.start(spec, threads - 1, backend.name);
+    held.push({ release: () => workers!.close() });
+    if (spec.calibrate && !options.quiet) {
+      console.error(
+        `threads: ${threads}; batch norm normalizes each micro-batch of ` +
+          `${config.batchSize / parts} images (--threads 1 for whole-batch statistics)`,
+      );
+    }
   }
   const render = (c: TrainConfig) => JSON.stringify(c, null, 2) + "\n";
   let out = config.out;
@@ -360,11 +366,6 @@ async function trainLocked(
 
   const schedule = scheduleOf(config, stepsPerEpoch);
   const optimizer = optimizerOf(config);
-  let workers: GradientWorkers | undefined;
-  if (threads > 1) {
-    workers = await GradientWorkers.start(spec, threads - 1, backend.name);
-    held.push({ release: () => workers!.close() });
-  }
 
   let rng = new Rng(config.seed);
   let params: ParamTree = spec.init(rng.fork());

@@ -330,6 +330,13 @@ async function trainLocked(
   // Every check on the settings comes before anything is written, so a
   // refused run leaves no folder behind.
   const stepsPerEpoch = Math.floor(data.train.size / config.batchSize);
+  if (stepsPerEpoch < 1) {
+    throw new RunConfigError(
+      `--batch-size ${config.batchSize} is larger than the ${data.train.size} training images, ` +
+        `so an epoch would have no step; use a --batch-size of at most ${data.train.size}` +
+        (config.trainSize !== undefined ? " or a larger --train-size" : ""),
+    );
+  }
   const parts = microBatchesFor(config, threads);
   if (config.batchSize % parts !== 0) {
     throw new RunConfigError(

@@ -44,6 +44,8 @@ Usage: deno task compare [flags]
   --minutes M         training-time budget for every model instead (default: none)
   --seeds N           repeat each model with seeds 0..N-1 (same data order per seed) (default 1)
   --batch-size N      (default: each preset's own; 128, or 256 for hour presets)
+  --threads N|auto    training threads of every run (default auto: 2 on a multi-core CPU; give 1
+                      to run two compare processes side by side, one core each)
   --data DIR|sample   CIFAR-10 binary folder (default $CIFAR10_DIR or data/cifar-10-batches-bin)
   --train-size N      first N training images
   --test-size N       first N test images
@@ -68,6 +70,7 @@ async function main(args: string[]): Promise<void> {
       minutes: { type: "string" },
       seeds: { type: "string" },
       "batch-size": { type: "string" },
+      threads: { type: "string" },
       data: { type: "string" },
       "train-size": { type: "string" },
       "test-size": { type: "string" },
@@ -98,7 +101,8 @@ async function main(args: string[]): Promise<void> {
     DEFAULT_SPEED_STEPS;
   if (v.resume) {
     const dir = resolvePath(v.resume);
-    const settings = ["models", "preset", "epochs", "minutes", "seeds", "batch-size", "data"]
+    const settings = ["models", "preset", "epochs", "minutes", "seeds", "batch-size", "threads"]
+      .concat(["data"])
       .concat(["train-size", "test-size", "runs", "out"]).filter((k) => v[k as keyof typeof v]);
     if (settings.length) {
       throw new UsageError(
@@ -122,6 +126,9 @@ async function main(args: string[]): Promise<void> {
     minutes: numberFlag("minutes", v.minutes, { min: 0 }) ?? 0,
     seeds: numberFlag("seeds", v.seeds, { integer: true, min: 1 }) ?? 1,
     batchSize: numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }),
+    threads: v.threads === undefined || v.threads === "auto"
+      ? "auto"
+      : numberFlag("threads", v.threads, { integer: true, min: 1 }),
     data: dataFlag(v.data) ?? "data/cifar-10-batches-bin",
     trainSize: numberFlag("train-size", v["train-size"], { integer: true, min: 1 }),
     testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),

@@ -340,3 +340,12 @@ Deno.test("two compare processes share one comparison: each run trained once, on
   );
   await Deno.remove(out, { recursive: true });
 });
+
+Deno.test("runConfig(): a comparison's threads reach every run; one saved without them keeps one", () => {
+  const o = tinyOptions("/tmp/x");
+  const m = { kind: "cnn" as const, preset: "tiny" };
+  assert.equal(runConfig({ ...o, threads: 2 }, m, 1).threads, 2);
+  assert.equal(runConfig({ ...o, threads: "auto" }, m, 1).threads, "auto");
+  // compare.json written before threads existed: the runs' configs match the ones they trained with.
+  assert.equal("threads" in runConfig({ ...o, threads: undefined }, m, 1), false);
+});

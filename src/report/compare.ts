@@ -16,7 +16,13 @@ import { writeFileAtomic } from "../core/safetensors.ts";
 import { loadTestSet } from "../data/cifar.ts";
 import type { CNNConfig } from "../models/cnn.ts";
 import { type ModelKind, modelSpec, presetNames } from "../models/presets.ts";
-import { dataDir, defaultConfig, presetDefaults, type TrainConfig } from "../train/config.ts";
+import {
+  dataDir,
+  defaultConfig,
+  isCpuBackend,
+  presetDefaults,
+  type TrainConfig,
+} from "../train/config.ts";
 import { ttaMode } from "../train/evaluate.ts";
 import { train } from "../train/loop.ts";
 import { LOCK_FILE, lockRun, RunLockedError } from "../train/run_lock.ts";
@@ -129,6 +135,11 @@ export interface CompareOptions {
   seeds: number;
   /** Images per step; by default each preset's own (256 for the hour presets). */
   batchSize?: number;
+  /**
+   * Training threads of every run (see `TrainConfig.threads`); absent: 1,
+   * which comparisons saved before threads existed keep.
+   */
+  threads?: number | "auto";
   /** `sample`, or a folder with the CIFAR-10 binary files. */
   data: string;
   /** Use only the first this many training images. */
@@ -224,6 +235,7 @@ function planOf(o: CompareOptions): Plan {
     minutes: o.minutes,
     seeds: o.seeds,
     batchSize: o.batchSize,
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
     data: o.data,
     trainSize: o.trainSize,
     testSize: o.testSize,
@@ -256,6 +268,7 @@ export function runConfig(o: CompareOptions, m: ModelId, seed: number): TrainCon
     epochs: o.epochs,
     minutes: o.minutes,
     batchSize: o.batchSize ?? d.batchSize,
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
     seed,
     data: o.data,
     trainSize: o.trainSize,
@@ -586,12 +599,14 @@ async function measureSpeeds(
   const perRound = Math.max(1, Math.ceil(steps / 2));
   for (let round = 0; round < 2; round++) {
     for (const [key, runs] of groups) {
-      const { model, preset, batchSize } = runs[0].config;
+      const { model, preset, batchSize, threads } = runs[0].config;
       if (!quiet) console.error(`compare: measuring ${key} alone, round ${round + 1} of 2`);
       const t = await measure(modelSpec(model, preset), "train", {
         batchSize,
         steps: perRound,
         maxSeconds: Infinity,
+        // The threads the runs took (saved resolved); a CPU backend only.
+        threads: typeof threads === "number" && isCpuBackend(backend) ? threads : 1,
       });
       const acc = seen.get(key) ?? { seconds: 0, range: [], steps: 0 };
       acc.seconds += (t.steps * t.batchSize) / t.imagesPerSecond;

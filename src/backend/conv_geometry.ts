@@ -20,6 +20,7 @@ export interface Conv1 {
   padLeft: number;
 }
 
+/** The stride-1 geometry of a conv's attributes, or null for any other convolution. */
 export function conv1Info(
   xShape: number[],
   filterShape: number[],
@@ -60,6 +61,46 @@ export function conv1Info(
 }
 
 /**
+ * A stride-1 convolution laid over its zero-padded input grid: output
+ * (b, i, j) reads grid rows i..i+kh-1 and columns j..j+kw-1, so the grid is
+ * `(outH + kh - 1) x (outW + kw - 1)` cells of `cIn` channels per image.
+ */
+export interface ConvGrid extends Conv1 {
+  gridH: number;
+  gridW: number;
+  cIn: number;
+  cOut: number;
+}
+
+/** The grid of `g` for a filter of shape `[kh, kw, cIn, cOut]`. */
+export function convGrid(g: Conv1, filterShape: readonly number[]): ConvGrid {
+  const [kh, kw, cIn, cOut] = filterShape;
+  return { ...g, gridH: g.outH + kh - 1, gridW: g.outW + kw - 1, cIn, cOut };
+}
+
+/**
+ * The input at heap offset `xOffset` copied onto its zeroed grid (see
+ * {@linkcode padIntoGrid}); the caller frees the returned scratch.
+ */
+export function inputOnGrid(
+  backend: WasmBackend,
+  xOffset: number,
+  cg: ConvGrid,
+  extraRows: number,
+): ReturnType<typeof scratch> {
+  return padIntoGrid(backend, xOffset, {
+    batch: cg.batch,
+    h: cg.inH,
+    w: cg.inW,
+    c: cg.cIn,
+    gridH: cg.gridH,
+    gridW: cg.gridW,
+    top: cg.padTop,
+    left: cg.padLeft,
+  }, extraRows);
+}
+
+/**
  * Copy `src` `[batch, h, w, c]` into a zeroed padded grid of `gridH x gridW`
  * rows per image at (top, left), with `extraRows` zero rows after the last
  * image so every filter tap can read a full-length window.
@@ -78,7 +119,7 @@ export function padIntoGrid(
     left: number;
   },
   extraRows: number,
-) {
+): ReturnType<typeof scratch> {
   const rows = g.batch * g.gridH * g.gridW + extraRows;
   const buf = scratch(backend, rows * g.c);
   const H = heapF32(backend);

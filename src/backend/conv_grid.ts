@@ -7,7 +7,7 @@
  * @module
  */
 import type { Sgemm } from "./blas.ts";
-import { conv1Info, padIntoGrid } from "./conv_geometry.ts";
+import { conv1Info, convGrid, inputOnGrid, padIntoGrid } from "./conv_geometry.ts";
 import { type KernelFunc, prod } from "./kernel_common.ts";
 import { floatOffset, heapF32, scratch, type WasmBackend } from "./wasm_internals.ts";
 
@@ -118,20 +118,10 @@ export function gridForward(sgemm: Sgemm): (original: KernelFunc) => KernelFunc 
     const backend = args.backend as WasmBackend;
     const g = x.dtype === "float32" ? conv1Info(x.shape, filter.shape, attrs) : null;
     if (!g || g.padTop < 0 || g.padLeft < 0) return original(args);
-    const [kh, kw, cIn, cOut] = filter.shape;
-    const gridH = g.outH + kh - 1, gridW = g.outW + kw - 1;
+    const cg = convGrid(g, filter.shape), { kh, kw, cIn, cOut, gridH, gridW } = cg;
     const out = backend.makeOutput([g.batch, g.outH, g.outW, cOut], "float32");
     if (prod(out.shape) === 0) return out;
-    const grid = padIntoGrid(backend, floatOffset(backend, x), {
-      batch: g.batch,
-      h: g.inH,
-      w: g.inW,
-      c: cIn,
-      gridH,
-      gridW,
-      top: g.padTop,
-      left: g.padLeft,
-    }, (kh - 1) * gridW + kw);
+    const grid = inputOnGrid(backend, floatOffset(backend, x), cg, (kh - 1) * gridW + kw);
     try {
       const fOff = floatOffset(backend, filter);
       // The filter [kh][kw][cIn][cOut] is already kh matrices of [kw·cIn, cOut].
@@ -214,20 +204,10 @@ export function gridBackpropFilter(sgemm: Sgemm): KernelFunc {
     if (!g || g.padTop < 0 || g.padLeft < 0) {
       throw new Error("gridBackpropFilter: not a stride-1 convolution");
     }
-    const [kh, kw, cIn, cOut] = filterShape;
-    const gridH = g.outH + kh - 1, gridW = g.outW + kw - 1;
+    const cg = convGrid(g, filterShape), { kh, kw, cIn, cOut, gridH, gridW } = cg;
     const out = backend.makeOutput(filterShape, "float32");
     const rows = g.batch * gridH * gridW, span = kw * cIn;
-    const xs = padIntoGrid(backend, floatOffset(backend, x), {
-      batch: g.batch,
-      h: g.inH,
-      w: g.inW,
-      c: cIn,
-      gridH,
-      gridW,
-      top: g.padTop,
-      left: g.padLeft,
-    }, (kh - 1) * gridW + kw);
+    const xs = inputOnGrid(backend, floatOffset(backend, x), cg, (kh - 1) * gridW + kw);
     const dys = padIntoGrid(backend, floatOffset(backend, dy), {
       batch: g.batch,
       h: g.outH,

@@ -8,23 +8,9 @@
  * @module
  */
 import type { Sgemm } from "./blas.ts";
-import { conv1Info, padIntoGrid } from "./conv_geometry.ts";
+import { conv1Info, type ConvGrid, convGrid, inputOnGrid } from "./conv_geometry.ts";
 import { type KernelFunc, prod } from "./kernel_common.ts";
 import { floatOffset, heapF32, scratch, type WasmBackend } from "./wasm_internals.ts";
-
-/** Geometry of a stride-1 convolution read from a padded grid. */
-interface GridConv {
-  batch: number;
-  gridH: number;
-  gridW: number;
-  /** Output positions per image: the top-left `outH x outW` corner of the grid. */
-  outH: number;
-  outW: number;
-  kh: number;
-  kw: number;
-  /** Channels on the grid. */
-  c: number;
-}
 
 /**
  * Floats per im2col chunk (1 MiB): the chunk is written, then read by the
@@ -49,7 +35,7 @@ function chunkRows(k: number, rows: number): number {
 }
 
 /** Output position number `m` as (image, row, column). */
-function position(g: GridConv, m: number): [number, number, number] {
+function position(g: ConvGrid, m: number): [number, number, number] {
   const b = Math.floor(m / (g.outH * g.outW)), rem = m - b * g.outH * g.outW;
   const i = Math.floor(rem / g.outW);
   return [b, i, rem - i * g.outW];
@@ -63,15 +49,15 @@ function position(g: GridConv, m: number): [number, number, number] {
 function im2col(
   H: Float32Array,
   gridOffset: number,
-  g: GridConv,
+  g: ConvGrid,
   m0: number,
   n: number,
   dst: number,
 ) {
-  const span = g.kw * g.c, k = g.kh * span, rowStep = g.gridW * g.c;
+  const span = g.kw * g.cIn, k = g.kh * span, rowStep = g.gridW * g.cIn;
   let [b, i, j] = position(g, m0);
   for (let r = 0; r < n; r++, dst += k) {
-    let src = gridOffset + ((b * g.gridH + i) * g.gridW + j) * g.c;
+    let src = gridOffset + ((b * g.gridH + i) * g.gridW + j) * g.cIn;
     for (let a = 0, d = dst; a < g.kh; a++, src += rowStep, d += span) {
       H.copyWithin(d, src, src + span);
     }
@@ -86,15 +72,15 @@ function im2col(
 function col2imAdd(
   H: Float32Array,
   gridOffset: number,
-  g: GridConv,
+  g: ConvGrid,
   m0: number,
   n: number,
   src: number,
 ) {
-  const span = g.kw * g.c, k = g.kh * span, rowStep = g.gridW * g.c;
+  const span = g.kw * g.cIn, k = g.kh * span, rowStep = g.gridW * g.cIn;
   let [b, i, j] = position(g, m0);
   for (let r = 0; r < n; r++, src += k) {
-    let dst = gridOffset + ((b * g.gridH + i) * g.gridW + j) * g.c;
+    let dst = gridOffset + ((b * g.gridH + i) * g.gridW + j) * g.cIn;
     for (let a = 0, s = src; a < g.kh; a++, dst += rowStep, s += span) {
       for (let t = 0; t < span; t++) H[dst + t] += H[s + t];
     }
@@ -129,30 +115,10 @@ export function im2colForward(sgemm: Sgemm): (original: KernelFunc) => KernelFun
     const backend = args.backend as WasmBackend;
     const g = x.dtype === "float32" ? conv1Info(x.shape, filter.shape, attrs) : null;
     if (!g || g.padTop < 0 || g.padLeft < 0) return original(args);
-    const [kh, kw, cIn, cOut] = filter.shape;
-    const gridH = g.outH + kh - 1, gridW = g.outW + kw - 1;
+    const gc = convGrid(g, filter.shape), { kh, kw, cIn, cOut } = gc;
     const out = backend.makeOutput([g.batch, g.outH, g.outW, cOut], "float32");
     if (prod(out.shape) === 0) return out;
-    const grid = padIntoGrid(backend, floatOffset(backend, x), {
-      batch: g.batch,
-      h: g.inH,
-      w: g.inW,
-      c: cIn,
-      gridH,
-      gridW,
-      top: g.padTop,
-      left: g.padLeft,
-    }, 0);
-    const gc: GridConv = {
-      batch: g.batch,
-      gridH,
-      gridW,
-      outH: g.outH,
-      outW: g.outW,
-      kh,
-      kw,
-      c: cIn,
-    };
+    const grid = inputOnGrid(backend, floatOffset(backend, x), gc, 0);
     const k = kh * kw * cIn, rows = g.batch * g.outH * g.outW, step = chunkRows(k, rows);
     const cols = scratch(backend, step * k);
     try {
@@ -200,21 +166,10 @@ export function im2colBackpropInput(
     const backend = args.backend as WasmBackend;
     const g = dy.dtype === "float32" ? conv1Info(attrs.inputShape, filter.shape, attrs) : null;
     if (!g || g.padTop < 0 || g.padLeft < 0) return original(args);
-    const [kh, kw, cIn, cOut] = filter.shape;
-    const gridH = g.outH + kh - 1, gridW = g.outW + kw - 1;
+    const gc = convGrid(g, filter.shape), { kh, kw, cIn, cOut, gridH, gridW } = gc;
     // Input rows or columns that no output reads (a valid conv's trailing edge) get zeros.
     const out = backend.makeOutput([g.batch, g.inH, g.inW, cIn], "float32");
     if (prod(out.shape) === 0) return out;
-    const gc: GridConv = {
-      batch: g.batch,
-      gridH,
-      gridW,
-      outH: g.outH,
-      outW: g.outW,
-      kh,
-      kw,
-      c: cIn,
-    };
     const k = kh * kw * cIn, rows = g.batch * g.outH * g.outW, step = chunkRows(k, rows);
     const grid = scratch(backend, g.batch * gridH * gridW * cIn);
     const dcols = scratch(backend, step * k);
@@ -279,8 +234,7 @@ export function im2colBackpropFilter(sgemm: Sgemm): KernelFunc {
     if (!g || g.padTop < 0 || g.padLeft < 0) {
       throw new Error("im2colBackpropFilter: not a stride-1 convolution");
     }
-    const [kh, kw, cIn, cOut] = filterShape;
-    const gridH = g.outH + kh - 1, gridW = g.outW + kw - 1;
+    const gc = convGrid(g, filterShape), { kh, kw, cIn, cOut } = gc;
     const out = backend.makeOutput(filterShape, "float32");
     const k = kh * kw * cIn, rows = g.batch * g.outH * g.outW;
     const oOff0 = floatOffset(backend, out);
@@ -288,26 +242,7 @@ export function im2colBackpropFilter(sgemm: Sgemm): KernelFunc {
       heapF32(backend).fill(0, oOff0, oOff0 + k * cOut);
       return out;
     }
-    const grid = padIntoGrid(backend, floatOffset(backend, x), {
-      batch: g.batch,
-      h: g.inH,
-      w: g.inW,
-      c: cIn,
-      gridH,
-      gridW,
-      top: g.padTop,
-      left: g.padLeft,
-    }, 0);
-    const gc: GridConv = {
-      batch: g.batch,
-      gridH,
-      gridW,
-      outH: g.outH,
-      outW: g.outW,
-      kh,
-      kw,
-      c: cIn,
-    };
+    const grid = inputOnGrid(backend, floatOffset(backend, x), gc, 0);
     const step = chunkRows(k, rows);
     const cols = scratch(backend, step * k);
     try {

@@ -166,19 +166,51 @@ function gradients(
       `microBatches must be a whole number that divides the batch of ${size}, got ${parts}`,
     );
   }
-  const part = size / parts;
+  const sums = sumParts(apply, trainable, buffers, batch, config, size / parts, parts, () => rng);
+  return meanOf(sums, parts);
+}
+
+/**
+ * Sums of {@linkcode partGradients} over the batch's first `count`
+ * micro-batches of `part` images (micro-batch `i` draws its dropout from
+ * `rngOf(i)`); each part's tape is freed before the next is built.
+ */
+function sumParts(
+  apply: ApplyFn,
+  trainable: ParamTree,
+  buffers: ParamTree | null,
+  batch: Batch,
+  config: StepConfig,
+  part: number,
+  count: number,
+  rngOf: (i: number) => Rng,
+): PartGradients {
+  const whole = part === batch.images.shape[0];
   let sums: PartGradients | null = null;
-  for (let i = 0; i < parts; i++) {
-    const images: Images = parts === 1
+  for (let i = 0; i < count; i++) {
+    const images: Images = whole
       ? batch.images
       : cast(tf.slice(batch.images, [i * part, 0, 0, 0], [part, -1, -1, -1]));
-    const labels = parts === 1 ? batch.labels : tf.slice(batch.labels, [i * part], [part]);
-    const r = partGradients(apply, trainable, buffers, images, labels, config.labelSmoothing, rng);
-    if (parts > 1) tf.dispose([images, labels]);
+    const labels = whole ? batch.labels : tf.slice(batch.labels, [i * part], [part]);
+    const r = partGradients(
+      apply,
+      trainable,
+      buffers,
+      images,
+      labels,
+      config.labelSmoothing,
+      rngOf(i),
+    );
+    if (!whole) tf.dispose([images, labels]);
     sums = sums ? addParts(sums, r) : r;
   }
-  const { value, grads, correct } = sums!;
-  if (parts === 1) return { value, grads, correct };
+  return sums!;
+}
+
+/** The mean over `parts` equal micro-batches from their sums (disposes the sums). */
+function meanOf(sums: PartGradients, parts: number): PartGradients {
+  if (parts === 1) return sums;
+  const { value, grads, correct } = sums;
   return { value: scaleBy(value, parts), grads: grads.map((g) => scaleBy(g, parts)), correct };
 }
 
@@ -246,21 +278,16 @@ async function parallelGradients(
   const settled = Promise.allSettled(pending);
   let sums: PartGradients | null = null, mainError: unknown = null;
   try {
-    for (let i = 0; i < perThread; i++) {
-      const images: Images = cast(tf.slice(batch.images, [i * part, 0, 0, 0], [part, -1, -1, -1]));
-      const partLabels = tf.slice(batch.labels, [i * part], [part]);
-      const r = partGradients(
-        apply,
-        trainable,
-        buffers,
-        images,
-        partLabels,
-        config.labelSmoothing,
-        new Rng(seeds[i]),
-      );
-      tf.dispose([images, partLabels]);
-      sums = sums ? addParts(sums, r) : r;
-    }
+    sums = sumParts(
+      apply,
+      trainable,
+      buffers,
+      batch,
+      config,
+      part,
+      perThread,
+      (i) => new Rng(seeds[i]),
+    );
   } catch (e) {
     mainError = e;
   }
@@ -278,8 +305,7 @@ async function parallelGradients(
       grads: r.value.grads.map((g, j) => tf.tensor(g, shapes[j])),
     });
   }
-  const { value, grads, correct } = sums!;
-  return { value: scaleBy(value, parts), grads: grads.map((g) => scaleBy(g, parts)), correct };
+  return meanOf(sums!, parts);
 }
 
 /** Logits for a batch in evaluation mode (no dropout), read back as arrays. */

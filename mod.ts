@@ -72,6 +72,7 @@ export {
   checkpointModel,
   type LoadedCheckpoint,
   parseCheckpoint,
+  type PartialEpoch,
   type RunState,
 } from "./src/train/checkpoint.ts";
 // The record layout and its parser; loading from a folder is in ./data.

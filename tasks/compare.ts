@@ -25,6 +25,8 @@ import {
   readPlan,
 } from "../src/report/compare.ts";
 import { summaryTable } from "../src/report/report.ts";
+import { stopOnSignals } from "../src/cli/interrupt.ts";
+import { RunInterruptedError } from "../src/train/loop.ts";
 
 /** Steps per model of the speed measurement after the runs (about a minute per hour model). */
 const DEFAULT_SPEED_STEPS = 6;
@@ -56,6 +58,10 @@ Usage: deno task compare [flags]
   --runs A B ...      reuse finished run folders instead of training
   --out DIR           output folder (default runs/compare-<timestamp>)
   --resume DIR        continue an interrupted comparison in DIR with its saved settings
+  --checkpoint-minutes M
+                      runs save a mid-epoch checkpoint M minutes after the last (default 10);
+                      Ctrl-C stops the run under way after its step with a checkpoint, and
+                      --resume continues from there
   --help              this text
 `;
 
@@ -71,6 +77,7 @@ async function main(args: string[]): Promise<void> {
       seeds: { type: "string" },
       "batch-size": { type: "string" },
       threads: { type: "string" },
+      "checkpoint-minutes": { type: "string" },
       data: { type: "string" },
       "train-size": { type: "string" },
       "test-size": { type: "string" },
@@ -99,6 +106,7 @@ async function main(args: string[]): Promise<void> {
   const reference = v.reference?.split(",").filter((s) => s).map((r) => resolvePath(r));
   const speedSteps = numberFlag("speed-steps", v["speed-steps"], { integer: true, min: 0 }) ??
     DEFAULT_SPEED_STEPS;
+  const checkpointMinutes = numberFlag("checkpoint-minutes", v["checkpoint-minutes"], { min: 0 });
   if (v.resume) {
     const dir = resolvePath(v.resume);
     const settings = ["models", "preset", "epochs", "minutes", "seeds", "batch-size", "threads"]
@@ -111,7 +119,14 @@ async function main(args: string[]): Promise<void> {
     }
     const plan = await readPlan(dir);
     if (!plan) throw new UsageError(`${dir}/compare.json is missing: nothing to resume`);
-    return await compareAndReport({ ...plan, backend, out: dir, reference, speedSteps });
+    return await compareAndReport({
+      ...plan,
+      backend,
+      out: dir,
+      reference,
+      speedSteps,
+      checkpointMinutes,
+    });
   }
   let models;
   try {
@@ -138,6 +153,7 @@ async function main(args: string[]): Promise<void> {
     runs: runs?.map((r) => resolvePath(r)),
     reference,
     speedSteps,
+    checkpointMinutes,
   };
   await compareAndReport(options);
 }
@@ -149,11 +165,20 @@ async function main(args: string[]): Promise<void> {
  */
 async function compareAndReport(options: CompareOptions): Promise<void> {
   let r;
+  const stop = stopOnSignals("stopping the run under way after its step, with a checkpoint");
   try {
-    r = await compare(options);
+    r = await compare({ ...options, signal: stop.signal });
   } catch (e) {
+    if (e instanceof RunInterruptedError) {
+      throw new RunInterruptedError(
+        options.out,
+        `${e.dir}: ${e.message}; continue the comparison with: deno task compare --resume ${options.out}`,
+      );
+    }
     if (!(e instanceof PendingRunsError)) throw e;
     return console.error(`compare: ${e.message}`);
+  } finally {
+    stop.dispose();
   }
   console.log(summaryTable(r.results));
   console.log(`\nReport: ${r.out}/report.md`);

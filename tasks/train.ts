@@ -15,13 +15,16 @@ import {
   ttaFlag,
   UsageError,
 } from "../src/cli/args.ts";
+import { stopOnSignals } from "../src/cli/interrupt.ts";
 import { type ModelKind, presetNames } from "../src/models/presets.ts";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
 import { defaultConfig, presetDefaults, type TrainConfig } from "../src/train/config.ts";
 import { TTA_MODES } from "../src/train/evaluate.ts";
 import {
+  DEFAULT_CHECKPOINT_MINUTES,
   type ResumeChanges,
   RunConfigError,
+  RunInterruptedError,
   RunLockedError,
   train,
   type TrainOptions,
@@ -69,6 +72,10 @@ Usage: deno task train:${model} [flags]
   --resume DIR         continue the run in DIR from its checkpoint, with its saved settings; only
                        --epochs, --minutes (the whole run's budget, time already trained included),
                        --data (if the data moved) and --backend may be given, and are saved
+  --checkpoint-minutes M
+                       besides the checkpoint after every epoch, save one mid-epoch when M minutes
+                       have passed since the last (default ${DEFAULT_CHECKPOINT_MINUTES}); Ctrl-C stops after the
+                       step under way and saves one there, so a run resumes where it stopped
   --help               this text
 
 Relative paths are relative to the folder you ran the task from.
@@ -91,7 +98,7 @@ function microBatches(batchSize: number, flag: string | undefined, preset?: numb
 }
 
 /** The flags a resumed run may change; the others are its saved settings. */
-const RESUME_FLAGS = ["resume", "epochs", "minutes", "data", "backend"];
+const RESUME_FLAGS = ["resume", "epochs", "minutes", "data", "backend", "checkpoint-minutes"];
 
 export async function main(args: string[]): Promise<void> {
   const model = args[0];
@@ -123,6 +130,7 @@ export async function main(args: string[]): Promise<void> {
       backend: { type: "string" },
       out: { type: "string" },
       resume: { type: "string" },
+      "checkpoint-minutes": { type: "string" },
       help: { type: "boolean" },
     },
   });
@@ -133,6 +141,7 @@ export async function main(args: string[]): Promise<void> {
   const epochs = numberFlag("epochs", v.epochs, { integer: true, min: 1 });
   const minutes = numberFlag("minutes", v.minutes, { min: 0 });
   const backend = choiceFlag("backend", v.backend, BACKEND_NAMES);
+  const checkpointMinutes = numberFlag("checkpoint-minutes", v["checkpoint-minutes"], { min: 0 });
   if (v.resume !== undefined) {
     const refused = Object.keys(v).filter((k) => !RESUME_FLAGS.includes(k));
     if (refused.length > 0) {
@@ -158,7 +167,7 @@ export async function main(args: string[]): Promise<void> {
       Object.entries(changes).filter(([, x]) => x !== undefined),
     ) as ResumeChanges;
     const config = { ...saved, backend: backend ?? saved.backend };
-    return report(await trainOrRefuse(config, { resume: dir, resumeWith }));
+    return report(await trainOrRefuse(config, { resume: dir, resumeWith, checkpointMinutes }));
   }
 
   const preset = choiceFlag("preset", v.preset, presetNames(model)) ?? defaultConfig(model).preset;
@@ -194,7 +203,7 @@ export async function main(args: string[]): Promise<void> {
     backend: backend ?? d.backend,
     out: resolvePath(v.out) ?? `runs/${model}-${stamp()}`,
   };
-  report(await trainOrRefuse(config, { uniqueOut: v.out === undefined }));
+  report(await trainOrRefuse(config, { uniqueOut: v.out === undefined, checkpointMinutes }));
 }
 
 /**
@@ -211,7 +220,8 @@ async function resumableConfig(dir: string, model: ModelKind): Promise<TrainConf
     throw new UsageError(
       folder
         ? `--resume ${dir}: the folder has no checkpoint.safetensors to continue from (a run ` +
-          `writes its first after its first epoch); start the run again instead`
+          `writes its first after its first epoch or ${DEFAULT_CHECKPOINT_MINUTES} minutes, ` +
+          `whichever comes first); start the run again instead`
         : `--resume ${dir}: no such folder`,
     );
   }
@@ -226,13 +236,26 @@ async function resumableConfig(dir: string, model: ModelKind): Promise<TrainConf
 }
 
 /** Train, with the loop's refusals of the settings reported as usage errors (exit 2). */
+/**
+ * Train with Ctrl-C saving a checkpoint (see {@linkcode stopOnSignals});
+ * refusals become usage errors and a stop says how to continue.
+ */
 async function trainOrRefuse(config: TrainConfig, options: TrainOptions): Promise<TrainSummary> {
+  const stop = stopOnSignals("stopping after the step under way, with a checkpoint");
   try {
-    return await train(config, options);
+    return await train(config, { ...options, signal: stop.signal });
   } catch (e) {
     // Refusals that changed nothing exit 2, like usage errors.
     if (e instanceof RunConfigError || e instanceof RunLockedError) throw new UsageError(e.message);
+    if (e instanceof RunInterruptedError) {
+      throw new RunInterruptedError(
+        e.dir,
+        `${e.message}; continue with: deno task train:${config.model} --resume ${e.dir}`,
+      );
+    }
     throw e;
+  } finally {
+    stop.dispose();
   }
 }
 

@@ -165,16 +165,21 @@ export function dataFlag(value: string | undefined): string | undefined {
   return data === "sample" ? data : resolvePath(data);
 }
 
-/** Run a task's main: print errors as one line (stack only with DEBUG=1) and exit 1 (2 for usage). */
+/**
+ * Run a task's main: print errors as one line (stack only with DEBUG=1) and
+ * exit 1 (2 for usage; an error's own `exitCode`, such as 130 for a run
+ * stopped by Ctrl-C, if it has one).
+ */
 export async function runMain(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (e) {
     // Tasks that call parseArgs directly still get one-line usage errors and exit 2.
     const err = parseError(e) ?? (e as Error);
-    console.error(`error: ${err.message}`);
+    const own = (err as { exitCode?: unknown }).exitCode;
+    console.error(`${typeof own === "number" ? "stopped" : "error"}: ${err.message}`);
     if (envVar("DEBUG") === "1") console.error((e as Error).stack);
-    Deno.exit(err instanceof UsageError ? 2 : 1);
+    Deno.exit(typeof own === "number" ? own : err instanceof UsageError ? 2 : 1);
   }
 }
 

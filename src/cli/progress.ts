@@ -35,20 +35,26 @@ export function formatProgress(p: ProgressInfo): string {
     }`;
 }
 
-/** Writes progress to stderr: a bar on a terminal, a line every `everySeconds` otherwise. */
+/**
+ * Writes progress to stderr: a bar on a terminal, a line every `everySeconds`
+ * otherwise; nothing when `silent`.
+ */
 export class Progress {
+  #silent: boolean;
   #tty: boolean;
   #last = 0;
   #everyMs: number;
   #encoder = new TextEncoder();
 
-  constructor(options: { tty?: boolean; everySeconds?: number } = {}) {
+  constructor(options: { tty?: boolean; everySeconds?: number; silent?: boolean } = {}) {
+    this.#silent = options.silent ?? false;
     this.#tty = options.tty ?? Deno.stderr.isTerminal();
     this.#everyMs = (options.everySeconds ?? 30) * 1000;
   }
 
   /** Show `p`; on a non-terminal, only every `everySeconds` or at an epoch's end. */
   update(p: ProgressInfo): void {
+    if (this.#silent) return;
     if (this.#tty) {
       const width = 20, done = Math.round((width * p.step) / p.stepsPerEpoch);
       const bar = "#".repeat(done) + "-".repeat(width - done);
@@ -66,6 +72,6 @@ export class Progress {
 
   /** End the current bar line (before printing anything else). */
   done(): void {
-    if (this.#tty) Deno.stderr.writeSync(this.#encoder.encode("\n"));
+    if (this.#tty && !this.#silent) Deno.stderr.writeSync(this.#encoder.encode("\n"));
   }
 }

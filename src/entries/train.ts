@@ -1,7 +1,8 @@
 /**
  * Training runs in Deno: the loop that writes a run folder (`config.json`,
- * `metrics.jsonl`, an atomic `checkpoint.safetensors` after each epoch,
- * `summary.json`), resumable from its checkpoint; checkpoints and parameter
+ * `metrics.jsonl`, an atomic `checkpoint.safetensors` after each epoch and
+ * every ten minutes within one, `summary.json`), resumable from its
+ * checkpoint, and stoppable with an `AbortSignal`; checkpoints and parameter
  * files on disk. One step of training (`trainStep`), AdamW and checkpoints
  * as bytes are platform-neutral and live in the root entry.
  *

@@ -24,7 +24,7 @@ import {
   type TrainConfig,
 } from "../train/config.ts";
 import { ttaMode } from "../train/evaluate.ts";
-import { train } from "../train/loop.ts";
+import { RunInterruptedError, train, type TrainOptions } from "../train/loop.ts";
 import { LOCK_FILE, lockRun, RunLockedError } from "../train/run_lock.ts";
 import { measure } from "../train/measure.ts";
 import {
@@ -168,7 +168,17 @@ export interface CompareOptions {
   speedSteps?: number;
   /** Silence progress. */
   quiet?: boolean;
+  /**
+   * Once aborted, the run under way stops after its step with a checkpoint
+   * and compare throws {@linkcode RunInterruptedError}; `--resume` continues.
+   */
+  signal?: AbortSignal;
+  /** Minutes between mid-epoch checkpoints (see `TrainOptions.checkpointMinutes`). */
+  checkpointMinutes?: number;
 }
+
+/** The training options every run of a comparison shares. */
+type HowToTrain = Pick<TrainOptions, "quiet" | "signal" | "checkpointMinutes">;
 
 /** A finished run shown beside the comparison at its own budget. */
 export interface ReferenceRun {
@@ -326,7 +336,8 @@ export class PendingRunsError extends Error {
  * process holds its folder (that process is training it: two processes can
  * share a comparison's runs, one at a time each).
  */
-async function runOne(config: TrainConfig, quiet?: boolean): Promise<RunRecord | null> {
+async function runOne(config: TrainConfig, how: HowToTrain): Promise<RunRecord | null> {
+  const { quiet } = how;
   const dir = config.out, label = `${config.model}:${config.preset}, seed ${config.seed}`;
   const finished = async () => {
     if (!(await exists(join(dir, "summary.json")))) return null;
@@ -365,7 +376,7 @@ async function runOne(config: TrainConfig, quiet?: boolean): Promise<RunRecord |
     if (doneMeanwhile) return doneMeanwhile;
     if (await exists(join(dir, "checkpoint.safetensors"))) {
       if (!quiet) console.error(`compare: ${label}: resuming from ${dir}`);
-      await train(config, { resume: dir, quiet, lockHeld: true });
+      await train(config, { ...how, resume: dir, lockHeld: true });
     } else {
       // Killed before its first checkpoint: nothing in it can be resumed.
       const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== LOCK_FILE);
@@ -376,7 +387,7 @@ async function runOne(config: TrainConfig, quiet?: boolean): Promise<RunRecord |
       }
       for (const n of names) await Deno.remove(join(dir, n), { recursive: true });
       if (!quiet) console.error(`compare: ${label}: training`);
-      await train(config, { quiet, lockHeld: true });
+      await train(config, { ...how, lockHeld: true });
     }
     return await readRun(dir);
   } finally {
@@ -390,13 +401,16 @@ async function runOne(config: TrainConfig, quiet?: boolean): Promise<RunRecord |
  * releases each run before it looks at the next, so the last process to
  * finish finds them all done. Holes (null) are runs still held.
  */
-async function runAll(configs: TrainConfig[], quiet?: boolean): Promise<RunRecord[]> {
+async function runAll(configs: TrainConfig[], how: HowToTrain): Promise<RunRecord[]> {
   const runs: (RunRecord | null)[] = configs.map(() => null);
   for (let progress = true; progress;) {
     progress = false;
     for (let i = 0; i < configs.length; i++) {
       if (runs[i]) continue;
-      runs[i] = await runOne(configs[i], quiet);
+      if (how.signal?.aborted) {
+        throw new RunInterruptedError(configs[i].out, "stopped before the next run started");
+      }
+      runs[i] = await runOne(configs[i], how);
       progress ||= runs[i] !== null;
     }
   }
@@ -476,7 +490,11 @@ export async function compare(
     for (let seed = 0; seed < o.seeds; seed++) {
       for (const m of o.models) configs.push(runConfig(o, m, seed));
     }
-    runs = await runAll(configs, o.quiet);
+    runs = await runAll(configs, {
+      quiet: o.quiet,
+      signal: o.signal,
+      checkpointMinutes: o.checkpointMinutes,
+    });
     const pending = configs.filter((_, i) => !runs[i]).map((c) => c.out);
     if (pending.length) throw new PendingRunsError(o.out, pending);
     checkSameData(runs);

@@ -43,6 +43,42 @@ export interface RunState {
   metrics?: EpochMetrics;
   /** Duration of the last step, so a resumed run under --minutes knows what a step costs. */
   lastStepSeconds?: number;
+  /**
+   * Set when the checkpoint was saved mid-epoch (epoch `epoch + 1`): where
+   * the epoch stands, to resume at its next step.
+   */
+  partial?: PartialEpoch;
+}
+
+/** How far an unfinished epoch got, saved in a mid-epoch checkpoint. */
+export interface PartialEpoch {
+  /** Steps of the epoch already taken. */
+  step: number;
+  /** The generator's state when the epoch began, which drew the epoch's order. */
+  epochRng: Rng["state"];
+  /** Sum of the per-image training loss over the epoch's steps so far. */
+  lossSum: number;
+  /** Correct training predictions so far. */
+  correct: number;
+  /** Training images so far. */
+  seen: number;
+  /** Learning rate of the last step. */
+  lr: number;
+  /** Training seconds of the epoch so far. */
+  seconds: number;
+}
+
+/**
+ * Training stopped early on request (a signal, say) after saving a
+ * checkpoint that resumes where it stopped. `dir` is the run folder.
+ */
+export class RunInterruptedError extends Error {
+  /** The exit status a command-line task ends with (128 + SIGINT). */
+  readonly exitCode = 130;
+  constructor(readonly dir: string, message: string) {
+    super(message);
+    this.name = "RunInterruptedError";
+  }
 }
 
 /** Write a checkpoint atomically; the optimizer state is optional (weights-only files). */
@@ -113,6 +149,12 @@ function parseRunState(json: string, path: string): CheckpointHeader["run"] {
   if (!isObject(run.rng)) fail(`has no rng state`);
   for (const key of ["epoch", "step"]) {
     if (!isCount(run[key])) fail(`has ${key} ${JSON.stringify(run[key])}, not a count`);
+  }
+  if (run.partial !== undefined) {
+    const p = run.partial;
+    if (!isObject(p) || !isObject(p.epochRng) || !isCount(p.step) || !isCount(p.seen)) {
+      fail(`has a mid-epoch state ${JSON.stringify(p)} without its step, seen and epochRng`);
+    }
   }
   if (run.optStep !== null && !isCount(run.optStep)) {
     fail(`has optStep ${JSON.stringify(run.optStep)}, neither a count nor null`);

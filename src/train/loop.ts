@@ -21,7 +21,12 @@ import { modelSpec } from "../models/presets.ts";
 import { Progress } from "../cli/progress.ts";
 import { type AdamWConfig, type AdamWState, initAdamW } from "./adamw.ts";
 import { ATOMIC_TEMP, removeStaleFiles } from "../core/stale_files.ts";
-import { readCheckpoint, type RunState, saveCheckpoint } from "./checkpoint.ts";
+import {
+  readCheckpoint,
+  RunInterruptedError,
+  type RunState,
+  saveCheckpoint,
+} from "./checkpoint.ts";
 import {
   dataDir,
   isCpuBackend,
@@ -43,7 +48,7 @@ import {
 import { learningRate, type ScheduleConfig } from "./schedule.ts";
 import { trainStep } from "./step.ts";
 
-export { RunLockedError };
+export { RunInterruptedError, RunLockedError };
 
 /** One line of `metrics.jsonl`. */
 export interface EpochMetrics {
@@ -155,11 +160,30 @@ export interface TrainOptions {
   /** Stop after this epoch as if interrupted, leaving the run resumable (tests). */
   stopAfterEpoch?: number;
   /**
+   * Stop after this step (counted over the whole run) as if interrupted,
+   * leaving a mid-epoch checkpoint (tests).
+   */
+  stopAfterStep?: number;
+  /**
+   * Once aborted (Ctrl-C, say), training stops after the step under way,
+   * saves a checkpoint there and throws {@linkcode RunInterruptedError}.
+   */
+  signal?: AbortSignal;
+  /**
+   * Also save a checkpoint mid-epoch once this many minutes have passed since
+   * the last one, so a run killed without warning loses at most that much
+   * (default {@linkcode DEFAULT_CHECKPOINT_MINUTES}; 0: after every step).
+   */
+  checkpointMinutes?: number;
+  /**
    * The caller holds the run folder's lock ({@linkcode lockRun}) and keeps
    * it until train returns, as `compare` does; train does not take it again.
    */
   lockHeld?: boolean;
 }
+
+/** How often, by default, a long epoch also saves a checkpoint mid-way. */
+export const DEFAULT_CHECKPOINT_MINUTES = 10;
 
 /** What one epoch needs besides the parameters and optimizer state. */
 interface EpochContext {
@@ -180,11 +204,18 @@ interface EpochContext {
   microBatches: number;
   /** Gradient workers beside the main thread, if the run has more than one thread. */
   workers?: GradientWorkers;
+  /** Seconds between mid-epoch checkpoints. */
+  checkpointSeconds: number;
+  /** Whether to stop after the step just taken (signal, or a test's stopAfterStep). */
+  stopRequested(): boolean;
 }
 
 /**
  * One pass over the training set in a shuffled order (or until the time
  * budget ends): a batch, a learning rate, an explicit-gradient step, progress.
+ * A run resumed mid-epoch (`run.partial`) regenerates the epoch's order from
+ * the generator state the epoch began with and carries on at its next step,
+ * so the steps are the ones an uninterrupted run takes.
  */
 async function trainEpoch<P extends ParamTree>(
   ctx: EpochContext,
@@ -193,14 +224,20 @@ async function trainEpoch<P extends ParamTree>(
 ) {
   const { config, run, schedule } = ctx;
   const epoch = run.epoch + 1, stepsPerEpoch = Math.floor(ctx.data.size / config.batchSize);
-  const order = ctx.rng.permutation(ctx.data.size);
+  const partial = run.partial;
+  const epochRng = partial?.epochRng ?? ctx.rng.state;
+  // A resumed epoch's generator (ctx.rng) is already past this permutation.
+  const order = (partial ? Rng.fromState(partial.epochRng) : ctx.rng).permutation(ctx.data.size);
   const images = new Float32Array(config.batchSize * 3072),
     labels = new Int32Array(config.batchSize);
-  let lossSum = 0, correct = 0, seen = 0, lr = 0, outOfTime = false;
+  let lossSum = partial?.lossSum ?? 0, correct = partial?.correct ?? 0, seen = partial?.seen ?? 0;
+  let lr = partial?.lr ?? 0, outOfTime = false;
   let lastStepSeconds = ctx.lastStepSeconds;
-  const start = performance.now();
-  for (let s = 0; s < stepsPerEpoch; s++) {
-    const spent = run.trainSeconds + (performance.now() - start) / 1000;
+  const start = performance.now(), before = partial?.seconds ?? 0;
+  const seconds = () => before + (performance.now() - start) / 1000;
+  let lastSave = performance.now();
+  for (let s = partial?.step ?? 0; s < stepsPerEpoch; s++) {
+    const spent = run.trainSeconds + seconds();
     // Stop before a step that would end past the budget, not after it, so
     // trainSeconds never exceeds --minutes.
     if (spent + lastStepSeconds >= ctx.budgetSeconds) {
@@ -240,8 +277,10 @@ async function trainEpoch<P extends ParamTree>(
     state = r.state;
     if (!Number.isFinite(r.loss)) {
       ctx.progress.done();
-      const kept = run.epoch > 0
-        ? `The last good checkpoint, from epoch ${run.epoch}, is kept in ${ctx.ckpt}.`
+      const kept = run.epoch > 0 || run.partial
+        ? `The last good checkpoint, from ${
+          checkpointPlace(run, stepsPerEpoch)
+        }, is kept in ${ctx.ckpt}.`
         : "No checkpoint was written.";
       throw new NonFiniteLossError(
         `The loss became ${r.loss} at epoch ${epoch}, step ${s + 1} (lr ${lr.toExponential(2)}); ` +
@@ -252,7 +291,7 @@ async function trainEpoch<P extends ParamTree>(
     lossSum += r.loss * config.batchSize;
     correct += r.correct;
     seen += config.batchSize;
-    const elapsed = (performance.now() - start) / 1000, ips = seen / elapsed;
+    const elapsed = seconds(), ips = seen / elapsed;
     const remaining = (config.epochs - epoch) * stepsPerEpoch + (stepsPerEpoch - s - 1);
     ctx.progress.update({
       epoch,
@@ -267,9 +306,47 @@ async function trainEpoch<P extends ParamTree>(
         ctx.budgetSeconds - run.trainSeconds - elapsed,
       ),
     });
+    const stop = ctx.stopRequested();
+    if (stop || performance.now() - lastSave >= ctx.checkpointSeconds * 1000) {
+      // Not after the epoch's last step (the epoch's own checkpoint follows at
+      // once) unless training must stop now, before the evaluation.
+      if (s + 1 < stepsPerEpoch || stop) {
+        run.partial = { step: s + 1, epochRng, lossSum, correct, seen, lr, seconds: seconds() };
+        run.rng = ctx.rng.state;
+        run.lastStepSeconds = lastStepSeconds;
+        await saveCheckpoint(ctx.ckpt, params, state, run);
+        lastSave = performance.now();
+      }
+      if (stop) {
+        ctx.progress.done();
+        throw new RunInterruptedError(
+          config.out,
+          `training stopped at epoch ${epoch}, step ${s + 1} of ${stepsPerEpoch}; ` +
+            `the checkpoint in ${ctx.ckpt} resumes there`,
+        );
+      }
+    }
   }
   ctx.progress.done();
-  return { params, state, lossSum, correct, seen, lr, outOfTime, lastStepSeconds };
+  run.partial = undefined; // the epoch's end is saved next, with its evaluation
+  return {
+    params,
+    state,
+    lossSum,
+    correct,
+    seen,
+    lr,
+    outOfTime,
+    lastStepSeconds,
+    seconds: seconds(),
+  };
+}
+
+/** Where a checkpoint stands, in words: "epoch 3" or "epoch 4, step 120 of 195". */
+function checkpointPlace(run: RunState, stepsPerEpoch: number): string {
+  return run.partial
+    ? `epoch ${run.epoch + 1}, step ${run.partial.step} of ${stepsPerEpoch}`
+    : `epoch ${run.epoch}`;
 }
 
 /**
@@ -402,10 +479,7 @@ async function trainLocked(
     const fixed = await reconcileMetrics(metricsFile, run.epoch, run.metrics);
     if (fixed && !options.quiet) console.error(`resume: ${metricsFile}: ${fixed}`);
   }
-  const progress = new Progress({
-    tty: options.quiet ? false : undefined,
-    everySeconds: options.quiet ? 1e9 : 30,
-  });
+  const progress = new Progress({ silent: options.quiet });
   const budgetSeconds = config.minutes > 0 ? config.minutes * 60 : Infinity;
   let stoppedBy: TrainSummary["stoppedBy"] = "epochs";
   let last = null as Awaited<ReturnType<typeof evaluate>> | null;
@@ -414,11 +488,12 @@ async function trainLocked(
   // resumed one knows from its checkpoint.
   let lastStepSeconds = run.lastStepSeconds ?? 0;
 
+  const signal = options.signal;
+  const stopRequested = () => signal?.aborted === true || run.step === options.stopAfterStep;
   while (
     run.epoch < config.epochs && stoppedBy === "epochs" && run.epoch !== options.stopAfterEpoch
   ) {
     const epoch = run.epoch + 1;
-    const epochStart = performance.now();
     const e = await trainEpoch(
       {
         spec,
@@ -434,6 +509,8 @@ async function trainLocked(
         ckpt,
         microBatches: parts,
         workers,
+        checkpointSeconds: 60 * (options.checkpointMinutes ?? DEFAULT_CHECKPOINT_MINUTES),
+        stopRequested,
       },
       params,
       state,
@@ -444,7 +521,7 @@ async function trainLocked(
     if (e.outOfTime) stoppedBy = "minutes";
     const { lossSum, correct, seen, lr } = e;
     if (seen === 0) break;
-    const epochSeconds = (performance.now() - epochStart) / 1000; // training only, before evaluation
+    const epochSeconds = e.seconds; // training only, before evaluation
     run.trainSeconds += epochSeconds;
     params = calibrate(spec, params, data.train);
     last = await evaluate(spec.apply, params, data.test);
@@ -478,6 +555,12 @@ async function trainLocked(
           `test acc ${(100 * last.accuracy).toFixed(2)}% (best ${
             (100 * run.bestTestAccuracy).toFixed(2)
           }%)`,
+      );
+    }
+    if (stopRequested() && run.epoch < config.epochs && stoppedBy === "epochs") {
+      throw new RunInterruptedError(
+        out,
+        `training stopped after epoch ${epoch}; the checkpoint in ${ckpt} resumes there`,
       );
     }
   }

@@ -165,7 +165,9 @@ async function main(args: string[]): Promise<void> {
  */
 async function compareAndReport(options: CompareOptions): Promise<void> {
   let r;
-  const stop = stopOnSignals("stopping the run under way after its step, with a checkpoint");
+  const stop = stopOnSignals(
+    "stopping the run under way after its step, with a checkpoint (or before the report)",
+  );
   try {
     r = await compare({ ...options, signal: stop.signal });
   } catch (e) {
@@ -173,6 +175,7 @@ async function compareAndReport(options: CompareOptions): Promise<void> {
       throw new RunInterruptedError(
         options.out,
         `${e.dir}: ${e.message}; continue the comparison with: deno task compare --resume ${options.out}`,
+        stop.exitCode(),
       );
     }
     if (!(e instanceof PendingRunsError)) throw e;

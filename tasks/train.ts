@@ -151,7 +151,8 @@ export async function main(args: string[]): Promise<void> {
         : `${names.slice(0, -1).join(", ")} and ${names.at(-1)}`;
       throw new UsageError(
         `${flags} cannot be given with --resume: a resumed run keeps its saved settings, and ` +
-          `only --epochs, --minutes, --data and --backend may change. To train with other ` +
+          `only --epochs, --minutes, --data and --backend may change (and --checkpoint-minutes be ` +
+          `given). To train with other ` +
           `settings, start a new run.`,
       );
     }
@@ -251,6 +252,7 @@ async function trainOrRefuse(config: TrainConfig, options: TrainOptions): Promis
       throw new RunInterruptedError(
         e.dir,
         `${e.message}; continue with: deno task train:${config.model} --resume ${e.dir}`,
+        stop.exitCode(),
       );
     }
     throw e;

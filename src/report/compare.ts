@@ -25,6 +25,7 @@ import {
 } from "../train/config.ts";
 import { ttaMode } from "../train/evaluate.ts";
 import { RunInterruptedError, train, type TrainOptions } from "../train/loop.ts";
+import { nextMacrotask } from "../core/event_loop.ts";
 import { LOCK_FILE, lockRun, RunLockedError } from "../train/run_lock.ts";
 import { measure } from "../train/measure.ts";
 import {
@@ -499,6 +500,7 @@ export async function compare(
     if (pending.length) throw new PendingRunsError(o.out, pending);
     checkSameData(runs);
   }
+  if (o.signal?.aborted) throw stoppedBeforeReport(o.out);
   // One process measures and reports: the speeds are measured alone.
   let reportLock;
   try {
@@ -512,6 +514,14 @@ export async function compare(
   } finally {
     await reportLock.release();
   }
+}
+
+/** A stop after every run finished: nothing is lost, and a resume writes the report. */
+function stoppedBeforeReport(dir: string): RunInterruptedError {
+  return new RunInterruptedError(
+    dir,
+    "every run is finished; stopped before the report was written (a resume writes it)",
+  );
 }
 
 /** Aggregate finished runs, measure speeds if asked, write plots, results and report. */
@@ -528,7 +538,7 @@ async function writeReport(
   if (o.speedSteps) {
     // The backend the runs chose (already selected unless the runs were reused).
     const backend = (await selectBackend(o.backend, o.quiet)).name;
-    const speeds = await measureSpeeds(groups, o.speedSteps, backend, o.quiet);
+    const speeds = await measureSpeeds(groups, o.speedSteps, backend, o.quiet, o.signal);
     for (const m of models) m.measured = speeds.get(m.key);
   }
   const cnn = models.find((m) => m.model === "cnn" && m.attention)!,
@@ -612,12 +622,15 @@ async function measureSpeeds(
   steps: number,
   backend: string,
   quiet?: boolean,
+  signal?: AbortSignal,
 ): Promise<Map<string, MeasuredSpeed>> {
   const seen = new Map<string, { seconds: number; range: number[]; steps: number }>();
   const perRound = Math.max(1, Math.ceil(steps / 2));
   for (let round = 0; round < 2; round++) {
     for (const [key, runs] of groups) {
       const { model, preset, batchSize, threads } = runs[0].config;
+      await nextMacrotask();
+      if (signal?.aborted) throw stoppedBeforeReport(runs[0].config.out);
       if (!quiet) console.error(`compare: measuring ${key} alone, round ${round + 1} of 2`);
       const t = await measure(modelSpec(model, preset), "train", {
         batchSize,

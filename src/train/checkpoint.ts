@@ -73,9 +73,12 @@ export interface PartialEpoch {
  * checkpoint that resumes where it stopped. `dir` is the run folder.
  */
 export class RunInterruptedError extends Error {
-  /** The exit status a command-line task ends with (128 + SIGINT). */
-  readonly exitCode = 130;
-  constructor(readonly dir: string, message: string) {
+  /**
+   * @param dir the run (or comparison) folder that resumes
+   * @param exitCode the status a command-line task ends with: 128 + the
+   *   signal's number (130 for SIGINT, 143 for SIGTERM)
+   */
+  constructor(readonly dir: string, message: string, readonly exitCode = 130) {
     super(message);
     this.name = "RunInterruptedError";
   }

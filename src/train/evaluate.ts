@@ -8,6 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { nextMacrotask } from "../core/event_loop.ts";
 import { brand, type Images } from "../core/tensor.ts";
 import { fillBatch } from "../data/batches.ts";
 import type { ImageSet } from "../data/cifar.ts";
@@ -72,6 +73,20 @@ export interface EvalOptions {
    * plausible-looking accuracy.
    */
   warn?: (message: string) => void;
+  /**
+   * Asked after each batch (with the event loop given a turn first, so
+   * signal listeners run); true stops the evaluation with
+   * {@linkcode EvaluationStopped}.
+   */
+  shouldStop?: () => boolean;
+}
+
+/** An evaluation given `shouldStop` stopped early; it has no result. */
+export class EvaluationStopped extends Error {
+  constructor() {
+    super("evaluation stopped on request");
+    this.name = "EvaluationStopped";
+  }
 }
 
 /**
@@ -184,6 +199,10 @@ export async function evaluate(
         if (logits[i * classes + c] > logits[i * classes + best]) best = c;
       }
       confusion[labels[i]][best]++;
+    }
+    if (options.shouldStop) {
+      await nextMacrotask();
+      if (options.shouldStop()) throw new EvaluationStopped();
     }
   }
   if (nonFiniteImages > 0) {

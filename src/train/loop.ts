@@ -22,6 +22,7 @@ import { Progress } from "../cli/progress.ts";
 import { type AdamWConfig, type AdamWState, initAdamW } from "./adamw.ts";
 import { ATOMIC_TEMP, removeStaleFiles } from "../core/stale_files.ts";
 import {
+  type PartialEpoch,
   readCheckpoint,
   RunInterruptedError,
   type RunState,
@@ -37,7 +38,14 @@ import {
   type TrainConfig,
 } from "./config.ts";
 import { GradientWorkers } from "./gradient_workers.ts";
-import { calibrate, evaluate, type TestTimeAugmentation, ttaMode } from "./evaluate.ts";
+import {
+  calibrate,
+  evaluate,
+  EvaluationStopped,
+  type TestTimeAugmentation,
+  ttaMode,
+} from "./evaluate.ts";
+import { nextMacrotask } from "../core/event_loop.ts";
 import { lockRun, RunLockedError } from "./run_lock.ts";
 import {
   claimRunFolder,
@@ -234,8 +242,8 @@ async function trainEpoch<P extends ParamTree>(
   let lr = partial?.lr ?? 0, outOfTime = false;
   let lastStepSeconds = ctx.lastStepSeconds;
   const start = performance.now(), before = partial?.seconds ?? 0;
-  const seconds = () => before + (performance.now() - start) / 1000;
-  let lastSave = performance.now();
+  let lastSave = start, saving = 0; // milliseconds spent saving: not training time
+  const seconds = () => before + (performance.now() - start - saving) / 1000;
   for (let s = partial?.step ?? 0; s < stepsPerEpoch; s++) {
     const spent = run.trainSeconds + seconds();
     // Stop before a step that would end past the budget, not after it, so
@@ -275,15 +283,18 @@ async function trainEpoch<P extends ParamTree>(
     tf.dispose([batch.images, batch.labels]);
     params = r.params;
     state = r.state;
-    if (!Number.isFinite(r.loss)) {
+    if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {
       ctx.progress.done();
       const kept = run.epoch > 0 || run.partial
         ? `The last good checkpoint, from ${
           checkpointPlace(run, stepsPerEpoch)
         }, is kept in ${ctx.ckpt}.`
         : "No checkpoint was written.";
+      const what = Number.isFinite(r.loss)
+        ? `The gradient norm became ${r.gradNorm} (the update would make the weights ${r.gradNorm})`
+        : `The loss became ${r.loss}`;
       throw new NonFiniteLossError(
-        `The loss became ${r.loss} at epoch ${epoch}, step ${s + 1} (lr ${lr.toExponential(2)}); ` +
+        `${what} at epoch ${epoch}, step ${s + 1} (lr ${lr.toExponential(2)}); ` +
           `training stopped. ${kept} Try a lower --lr.`,
       );
     }
@@ -306,16 +317,17 @@ async function trainEpoch<P extends ParamTree>(
         ctx.budgetSeconds - run.trainSeconds - elapsed,
       ),
     });
+    await nextMacrotask(); // signal listeners run here (see nextMacrotask)
     const stop = ctx.stopRequested();
     if (stop || performance.now() - lastSave >= ctx.checkpointSeconds * 1000) {
       // Not after the epoch's last step (the epoch's own checkpoint follows at
       // once) unless training must stop now, before the evaluation.
       if (s + 1 < stepsPerEpoch || stop) {
-        run.partial = { step: s + 1, epochRng, lossSum, correct, seen, lr, seconds: seconds() };
-        run.rng = ctx.rng.state;
-        run.lastStepSeconds = lastStepSeconds;
-        await saveCheckpoint(ctx.ckpt, params, state, run);
+        const at = { step: s + 1, epochRng, lossSum, correct, seen, lr, seconds: seconds() };
+        const t = performance.now();
+        params = await savePartial(ctx, params, state, at, lastStepSeconds);
         lastSave = performance.now();
+        saving += lastSave - t;
       }
       if (stop) {
         ctx.progress.done();
@@ -329,7 +341,17 @@ async function trainEpoch<P extends ParamTree>(
   }
   ctx.progress.done();
   run.partial = undefined; // the epoch's end is saved next, with its evaluation
+  const end: PartialEpoch = {
+    step: Math.floor(seen / config.batchSize),
+    epochRng,
+    lossSum,
+    correct,
+    seen,
+    lr,
+    seconds: seconds(),
+  };
   return {
+    end,
     params,
     state,
     lossSum,
@@ -340,6 +362,27 @@ async function trainEpoch<P extends ParamTree>(
     lastStepSeconds,
     seconds: seconds(),
   };
+}
+
+/**
+ * Save a mid-epoch checkpoint at `at`. Batch-norm statistics are first
+ * recalibrated to the weights (training never reads them, so the steps are
+ * unchanged), so that evaluating or exporting this checkpoint sees the model
+ * it holds. Returns the parameters with the new statistics.
+ */
+async function savePartial<P extends ParamTree>(
+  ctx: EpochContext,
+  params: P,
+  state: AdamWState<ParamTree>,
+  at: PartialEpoch,
+  lastStepSeconds: number,
+): Promise<P> {
+  params = calibrate(ctx.spec, params, ctx.data);
+  ctx.run.partial = at;
+  ctx.run.rng = ctx.rng.state;
+  ctx.run.lastStepSeconds = lastStepSeconds;
+  await saveCheckpoint(ctx.ckpt, params, state, ctx.run);
+  return params;
 }
 
 /** Where a checkpoint stands, in words: "epoch 3" or "epoch 4, step 120 of 195". */
@@ -394,6 +437,14 @@ async function trainLocked(
       tta: ttaMode(saved.tta),
     };
   }
+  const partial = resumed?.header.run.partial;
+  if (resumed && partial && config.epochs <= resumed.header.run.epoch) {
+    const next = resumed.header.run.epoch + 1;
+    throw new RunConfigError(
+      `${options.resume}: the checkpoint is in the middle of epoch ${next} (step ` +
+        `${partial.step}); resume with --epochs ${next} or more to finish it`,
+    );
+  }
   if (!resumed && !options.uniqueOut) await refuseTakenFolder(config.out); // before slow setup
   const backend = await selectBackend(config.backend, options.quiet);
   const threads = resolveThreads(config, backend.name);
@@ -433,6 +484,12 @@ async function trainLocked(
           `${config.batchSize / parts} images (--threads 1 for whole-batch statistics)`,
       );
     }
+  }
+  if (options.signal?.aborted) {
+    throw new RunInterruptedError(
+      config.out,
+      "stopped before training started; nothing was written",
+    );
   }
   const render = (c: TrainConfig) => JSON.stringify(c, null, 2) + "\n";
   let out = config.out;
@@ -494,27 +551,24 @@ async function trainLocked(
     run.epoch < config.epochs && stoppedBy === "epochs" && run.epoch !== options.stopAfterEpoch
   ) {
     const epoch = run.epoch + 1;
-    const e = await trainEpoch(
-      {
-        spec,
-        config,
-        data: data.train,
-        schedule,
-        optimizer,
-        rng,
-        run,
-        progress,
-        budgetSeconds,
-        lastStepSeconds,
-        ckpt,
-        microBatches: parts,
-        workers,
-        checkpointSeconds: 60 * (options.checkpointMinutes ?? DEFAULT_CHECKPOINT_MINUTES),
-        stopRequested,
-      },
-      params,
-      state,
-    );
+    const ctx: EpochContext = {
+      spec,
+      config,
+      data: data.train,
+      schedule,
+      optimizer,
+      rng,
+      run,
+      progress,
+      budgetSeconds,
+      lastStepSeconds,
+      ckpt,
+      microBatches: parts,
+      workers,
+      checkpointSeconds: 60 * (options.checkpointMinutes ?? DEFAULT_CHECKPOINT_MINUTES),
+      stopRequested,
+    };
+    const e = await trainEpoch(ctx, params, state);
     params = e.params;
     state = e.state;
     lastStepSeconds = e.lastStepSeconds;
@@ -522,9 +576,20 @@ async function trainLocked(
     const { lossSum, correct, seen, lr } = e;
     if (seen === 0) break;
     const epochSeconds = e.seconds; // training only, before evaluation
-    run.trainSeconds += epochSeconds;
     params = calibrate(spec, params, data.train);
-    last = await evaluate(spec.apply, params, data.test);
+    try {
+      last = await evaluate(spec.apply, params, data.test, { shouldStop: stopRequested });
+    } catch (err) {
+      if (!(err instanceof EvaluationStopped)) throw err;
+      // Keep the epoch's steps: a mid-epoch checkpoint at its end, evaluated on resume.
+      params = await savePartial(ctx, params, state, e.end, lastStepSeconds);
+      throw new RunInterruptedError(
+        out,
+        `training stopped after epoch ${epoch}'s steps, before its evaluation; the checkpoint ` +
+          `in ${ckpt} resumes with the evaluation`,
+      );
+    }
+    run.trainSeconds += epochSeconds;
     run.epoch = epoch;
     run.rng = rng.state;
     run.bestTestAccuracy = Math.max(run.bestTestAccuracy, last.accuracy);
@@ -572,14 +637,26 @@ async function trainLocked(
         `when the budget is shorter than one step (the last took ${lastStepSeconds.toFixed(2)} s).`,
     );
   }
+  // The final evaluation stops on request too; the last checkpoint already
+  // holds every epoch, so a resume only evaluates.
+  const finalEval = async (tta?: TestTimeAugmentation) => {
+    try {
+      return await evaluate(spec.apply, params, data.test, { tta, shouldStop: stopRequested });
+    } catch (err) {
+      if (!(err instanceof EvaluationStopped)) throw err;
+      throw new RunInterruptedError(
+        out,
+        `stopped before the final evaluation; the checkpoint in ${ckpt} holds all ` +
+          `${run.epoch} epochs and a resume evaluates them`,
+      );
+    }
+  };
   if (!last) {
     params = calibrate(spec, params, data.train);
-    last = await evaluate(spec.apply, params, data.test);
+    last = await finalEval();
   }
   const plain = last;
-  if (config.tta !== "none") {
-    last = await evaluate(spec.apply, params, data.test, { tta: config.tta });
-  }
+  if (config.tta !== "none") last = await finalEval(config.tta);
   const summary: TrainSummary = {
     model: config.model,
     preset: config.preset,

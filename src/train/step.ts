@@ -187,22 +187,28 @@ function sumParts(
 ): PartGradients {
   const whole = part === batch.images.shape[0];
   let sums: PartGradients | null = null;
-  for (let i = 0; i < count; i++) {
-    const images: Images = whole
-      ? batch.images
-      : cast(tf.slice(batch.images, [i * part, 0, 0, 0], [part, -1, -1, -1]));
-    const labels = whole ? batch.labels : tf.slice(batch.labels, [i * part], [part]);
-    const r = partGradients(
-      apply,
-      trainable,
-      buffers,
-      images,
-      labels,
-      config.labelSmoothing,
-      rngOf(i),
-    );
-    if (!whole) tf.dispose([images, labels]);
-    sums = sums ? addParts(sums, r) : r;
+  try {
+    for (let i = 0; i < count; i++) {
+      const images: Images = whole
+        ? batch.images
+        : cast(tf.slice(batch.images, [i * part, 0, 0, 0], [part, -1, -1, -1]));
+      const labels = whole ? batch.labels : tf.slice(batch.labels, [i * part], [part]);
+      const r = partGradients(
+        apply,
+        trainable,
+        buffers,
+        images,
+        labels,
+        config.labelSmoothing,
+        rngOf(i),
+      );
+      if (!whole) tf.dispose([images, labels]);
+      sums = sums ? addParts(sums, r) : r;
+    }
+  } catch (e) {
+    // Free the parts summed so far: the caller never sees them.
+    if (sums) tf.dispose([sums.value, sums.correct, ...sums.grads]);
+    throw e;
   }
   return sums!;
 }

@@ -73,14 +73,19 @@ export interface PartialEpoch {
  * checkpoint that resumes where it stopped. `dir` is the run folder.
  */
 export class RunInterruptedError extends Error {
+  /** The run (or comparison) folder that resumes. */
+  readonly dir: string;
   /**
-   * @param dir the run (or comparison) folder that resumes
-   * @param exitCode the status a command-line task ends with: 128 + the
-   *   signal's number (130 for SIGINT, 143 for SIGTERM)
+   * The status a command-line task ends with: 128 + the signal's number
+   * (130 for SIGINT, 143 for SIGTERM).
    */
-  constructor(readonly dir: string, message: string, readonly exitCode = 130) {
+  readonly exitCode: number;
+  /** A stop of the run in `dir`, with the exit status its task should end with. */
+  constructor(dir: string, message: string, exitCode = 130) {
     super(message);
     this.name = "RunInterruptedError";
+    this.dir = dir;
+    this.exitCode = exitCode;
   }
 }
 

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { selectBackend } from "../src/backend/select.ts";
 import { setConvChunkFloats, setConvForm } from "../src/backend/conv_kernels.ts";
 import { checkWasmInternals } from "../src/backend/wasm_internals.ts";
+import { LAYER_NORM, layerNorm } from "../src/layers/norm.ts";
 import { maxAbsDiff, onCpu, seeded, setup } from "./_setup.ts";
 
 await setup();
@@ -170,5 +171,32 @@ Deno.test({
     await agree("maxPool 3x3 s2 same", [img], (t) => tf.maxPool(t as tf.Tensor4D, 3, 2, "same"));
     const ints = tf.tensor2d([[1, 2, 3], [4, 5, 6]], undefined, "int32");
     assert.deepEqual(tf.slice(ints, [0, 1], [2, 2]).arraySync(), [[2, 3], [5, 6]]);
+  },
+});
+
+Deno.test({
+  name:
+    "fast kernels: the fused layer norm and its gradient agree with the ops on cpu, without leaks",
+  ignore: !fast,
+  fn: async () => {
+    assert.ok(tf.getKernel(LAYER_NORM, "wasm"), "the fast path registers the fused layer norm");
+    for (const shape of [[3, 16], [2, 5, 24], [4, 65, 8]]) {
+      const d = shape.at(-1)!;
+      const x = seeded(shape, 21, 3), s = seeded([d], 22), b = seeded([d], 23);
+      // On cpu no fused kernel is registered: layerNorm() there is the op-by-op reference.
+      await agree(
+        `layerNorm ${shape}`,
+        [x, s, b],
+        (xs, ss, bs) => layerNorm({ scale: ss, shift: bs }, xs),
+      );
+      const before = tf.memory().numTensors;
+      const { value, grads } = tf.valueAndGrads((xs: tf.Tensor, ss: tf.Tensor, bs: tf.Tensor) =>
+        tf.sum(layerNorm({ scale: ss, shift: bs }, xs)) as tf.Scalar
+      )([x, s, b]);
+      tf.dispose([value, ...grads]);
+      tf.dispose(layerNorm({ scale: s, shift: b }, x)); // evaluation: nothing kept for a gradient
+      assert.equal(tf.memory().numTensors, before, `layerNorm ${shape} left tensors behind`);
+      tf.dispose([x, s, b]);
+    }
   },
 });

@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { Sgemm } from "./blas.ts";
 import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward } from "./conv_kernels.ts";
 import { maxPoolGrad } from "./pool_kernels.ts";
+import { NORM_KERNELS } from "./norm_kernels.ts";
 import { cast, concat, identity, slice, splitV } from "./copy_kernels.ts";
 import { type KernelFunc, prod, replaceKernel } from "./kernel_common.ts";
 import {
@@ -203,6 +204,15 @@ export function installFastKernels(
     backendName: "wasm",
     kernelFunc: conv2dBackpropFilter(sgemm) as unknown as tf.KernelFunc,
   });
+  for (const [kernelName, kernelFunc] of NORM_KERNELS) {
+    if (!tf.getKernel(kernelName, "wasm")) {
+      tf.registerKernel({
+        kernelName,
+        backendName: "wasm",
+        kernelFunc: kernelFunc as unknown as tf.KernelFunc,
+      });
+    }
+  }
   let fastSlice: KernelFunc | null = null;
   replaceKernel("Slice", (orig) => (fastSlice = slice(orig)));
   replaceKernel("SplitV", splitV(fastSlice!));

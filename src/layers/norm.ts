@@ -41,6 +41,18 @@ export function layerNorm(
       } (shape [${x.shape}]), the parameters expect ${d}`,
     );
   }
+  if (tf.getKernel(LAYER_NORM, tf.getBackend())) {
+    return tf.tidy(() => {
+      const [y] = tf.engine().runKernel(
+        LAYER_NORM,
+        { x, scale: params.scale, shift: params.shift },
+        {
+          eps,
+        },
+      ) as tf.Tensor[];
+      return y;
+    });
+  }
   return tf.tidy(() => {
     const mean = tf.mean(x, -1, true);
     const centered = tf.sub(x, mean);
@@ -51,6 +63,39 @@ export function layerNorm(
     );
   });
 }
+
+/**
+ * A fused layer-norm kernel a backend may register (the fast CPU path does):
+ * inputs `x`, `scale`, `shift`, attr `eps`; outputs `y`, `x̂` and `1/σ`.
+ * Where it is registered, {@linkcode layerNorm} runs it instead of the ops
+ * above, and its gradient is {@linkcode LAYER_NORM_GRAD}.
+ */
+export const LAYER_NORM = "VisionAttentionLayerNorm";
+
+/**
+ * The fused layer norm's gradient kernel: inputs `dy`, `xhat`, `rstd`,
+ * `scale`; outputs `dx`, `dscale`, `dshift`.
+ */
+export const LAYER_NORM_GRAD = "VisionAttentionLayerNormGrad";
+
+// The fused kernel's gradient: one call of the gradient kernel, which gives
+// all three input gradients at once (x̂ and 1/σ saved from the forward).
+tf.registerGradient({
+  kernelName: LAYER_NORM,
+  inputsToSave: ["scale"],
+  outputsToSave: [false, true, true],
+  gradFunc: (dys, saved) => {
+    const dy = Array.isArray(dys) ? dys[0] : dys;
+    const [scale, xhat, rstd] = saved;
+    const [dx, dScale, dShift] = tf.engine().runKernel(LAYER_NORM_GRAD, {
+      dy,
+      xhat,
+      rstd,
+      scale,
+    }) as tf.Tensor[];
+    return { x: () => dx, scale: () => dScale, shift: () => dShift };
+  },
+});
 
 /**
  * Group norm (Wu & He 2018) over `[batch, height, width, channels]`:

@@ -13,7 +13,7 @@ import {
   stat,
 } from "../src/report/compare.ts";
 import { train } from "../src/train/loop.ts";
-import { ticks } from "../src/report/svg.ts";
+import { lineChart, ticks } from "../src/report/svg.ts";
 import { holdInAnotherProcess } from "./_lock_holder.ts";
 import { task } from "./_tasks.ts";
 import { setup } from "./_setup.ts";
@@ -78,6 +78,17 @@ Deno.test("compare() on the shipped sample writes the report, results and plots;
   assert.match(report, /\| CNN-SA \(tiny\) \| 22,491 \|/);
   assert.ok(report.includes(pct(vit.finalTestAccuracy)), "the table quotes the ViT accuracy");
   assert.match(report, /Matched pair \(22,491 vs 22,202 parameters, 1\.3% apart\)/);
+  // "Best epoch" is the best one-view evaluation of an epoch, never the views-averaged final one.
+  for (const m of results.models) {
+    const best = await Promise.all(m.runs.map(async (dir) =>
+      Math.max(
+        ...(await Deno.readTextFile(join(dir, "metrics.jsonl"))).trim().split("\n").map((l) =>
+          JSON.parse(l).testAccuracy
+        ),
+      )
+    ));
+    assert.equal(m.bestTestAccuracy.mean, best.reduce((a, b) => a + b) / best.length, m.key);
+  }
 
   // Interrupt two runs: one before its first checkpoint (only config.json
   // left), one after training but before its summary. Resuming retrains the
@@ -275,6 +286,19 @@ async function exists(path: string): Promise<boolean> {
     return false;
   }
 }
+
+Deno.test("lineChart(): a legend whose names do not fit one row takes a row each, above the plot", () => {
+  const series = [
+    "CNN-SA (hour), 952,053 params",
+    "CNN, no attention (hour-noattn), 773,562 params",
+  ]
+    .map((name, i) => ({ name, points: [[0, i], [1, i + 1]] as [number, number][] }));
+  const rows = (svg: string) =>
+    new Set([...svg.matchAll(/<rect x="[\d.]+" y="([\d.]+)" width="14"/g)].map((m) => m[1])).size;
+  assert.equal(rows(lineChart({ title: "t", xLabel: "x", yLabel: "y", series })), 2);
+  const short = series.map((s, i) => ({ ...s, name: `m${i}` }));
+  assert.equal(rows(lineChart({ title: "t", xLabel: "x", yLabel: "y", series: short })), 1);
+});
 
 Deno.test("stat() and ticks() give the numbers the report relies on", () => {
   assert.deepEqual(stat([1, 2, 3]), { mean: 2, std: 1, n: 3 });

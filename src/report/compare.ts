@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { type BackendName, selectBackend } from "../backend/select.ts";
 import { writeFileAtomic } from "../core/safetensors.ts";
 import { loadTestSet } from "../data/cifar.ts";
@@ -203,7 +203,7 @@ export interface ReferenceRun {
   testAccuracyPlain: number;
   /** The views `testAccuracy` averaged. */
   tta: string;
-  /** The run folder. */
+  /** The run folder, relative to the comparison's folder (a link from its report). */
   dir: string;
 }
 
@@ -433,7 +433,7 @@ function checkSameData(runs: RunRecord[]): void {
   }
 }
 
-function reference(r: RunRecord): ReferenceRun {
+function reference(r: RunRecord, out: string): ReferenceRun {
   return {
     key: runKey(r),
     model: r.config.model,
@@ -445,7 +445,7 @@ function reference(r: RunRecord): ReferenceRun {
     testAccuracy: r.summary.testAccuracy,
     testAccuracyPlain: r.summary.testAccuracyPlain ?? r.summary.testAccuracy,
     tta: ttaMode(r.summary.tta),
-    dir: r.dir,
+    dir: relative(out, r.dir) || ".",
   };
 }
 
@@ -473,6 +473,8 @@ export async function compare(
     matchedPairOfRuns(runs);
     checkSameData(runs);
     o = { ...o, out: await claimCompareFolder(o, null) };
+    // The attention maps run models too: on the chosen backend, not tfjs's default.
+    await selectBackend(o.backend, o.quiet);
   } else {
     matchedPair(o.models);
     const saved = o.uniqueOut ? null : await readPlan(o.out);
@@ -564,7 +566,7 @@ async function writeReport(
     paramGap: gap,
     models,
     pairs,
-    references: refs.map(reference),
+    references: refs.map((r) => reference(r, o.out)),
     plots,
   };
   const report = renderReport(results);

@@ -205,7 +205,7 @@ export function renderReport(r: CompareResults): string {
       "| run | parameters | budget | final test accuracy (views) | one view |",
       "|---|---:|---|---:|---:|",
       ...r.references.map((ref) =>
-        `| ${ref.dir} | ${count(ref.params)} | ${ref.epochs} epochs, ${
+        `| [${ref.dir}](${ref.dir}/) | ${count(ref.params)} | ${ref.epochs} epochs, ${
           (ref.trainSeconds / 60).toFixed(1)
         } min | ${percent(ref.testAccuracy)} % (${ref.tta}) | ${percent(ref.testAccuracyPlain)} % |`
       ),

@@ -72,7 +72,13 @@ export function lineChart(
     height?: number;
   },
 ): string {
-  const W = o.width ?? 640, H = o.height ?? 420, L = 70, R = 20, T = 62, B = 55;
+  const W = o.width ?? 640, H = o.height ?? 420, L = 70, R = 20, B = 55;
+  // The legend goes in one row between the title and the plot when every name
+  // fits its share of the width (about 6.6 px a character at size 12), else
+  // one name a row; the plot starts below it.
+  const slot = (W - L - R) / Math.max(1, o.series.length);
+  const oneRow = o.series.every((s) => 20 + 6.6 * s.name.length <= slot);
+  const T = 62 + (oneRow ? 0 : 16 * (o.series.length - 1));
   const all = o.series.flatMap((s) => [...s.points, ...(s.band ?? [])]);
   const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
   let [x0, x1, y0, y1] = [Math.min(0, ...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
@@ -106,10 +112,10 @@ export function lineChart(
     for (const [x, y] of s.points) {
       body += `<circle cx="${sx(x)}" cy="${sy(y)}" r="3" fill="${c}"/>`;
     }
-    // Legend in a row between the title and the plot, where it hides no data.
-    const lx = L + i * ((W - L - R) / o.series.length);
-    body += `<rect x="${lx}" y="${T - 20}" width="14" height="4" fill="${c}"/>` +
-      text(lx + 20, T - 14, s.name, { anchor: "start", size: 12 });
+    // Legend between the title and the plot, where it hides no data.
+    const lx = oneRow ? L + i * slot : L, ly = oneRow ? 42 : 42 + 16 * i;
+    body += `<rect x="${lx}" y="${ly}" width="14" height="4" fill="${c}"/>` +
+      text(lx + 20, ly + 6, s.name, { anchor: "start", size: 12 });
   });
   return svg(W, H, body);
 }

@@ -108,7 +108,7 @@ export interface TrainSummary {
   tta: TestTimeAugmentation;
   /** Final test accuracy without test-time augmentation. */
   testAccuracyPlain: number;
-  /** Best per-epoch test accuracy. */
+  /** Best test accuracy from one view: per epoch, or the final one-view evaluation. */
   bestTestAccuracy: number;
   /** Per-class final test accuracy. */
   perClassAccuracy: number[];
@@ -672,7 +672,8 @@ async function trainLocked(
     testAccuracy: last.accuracy,
     tta: config.tta,
     testAccuracyPlain: plain.accuracy,
-    bestTestAccuracy: Math.max(run.bestTestAccuracy, last.accuracy),
+    // One-view accuracies only, as the field says: `last` may average views.
+    bestTestAccuracy: Math.max(run.bestTestAccuracy, plain.accuracy),
     perClassAccuracy: last.perClassAccuracy,
     confusion: last.confusion,
     backend: backend.name,

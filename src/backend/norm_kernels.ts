@@ -1,9 +1,11 @@
 /**
- * Layer norm as two fused kernels on the wasm heap, forward and gradient,
- * each one pass per row in JavaScript: the op-by-op layer norm costs about
- * nine kernels forward and twenty backward (two of them `ones` tensors of the
- * input's shape that tfjs builds in JavaScript for `mean`'s gradient), each
- * a full pass over memory. Statistics accumulate in float64.
+ * Layer norm as two fused kernels on the wasm heap, forward and gradient, in
+ * JavaScript: the op-by-op layer norm costs about nine kernels forward and
+ * twenty backward (two of them `ones` tensors of the input's shape that tfjs
+ * builds in JavaScript for `mean`'s gradient), each a full pass over memory.
+ * The forward reads `x` twice and writes `y`; the gradient reads `dy` and `x`
+ * twice and writes `dx`, recomputing `x̂` from the saved row statistics
+ * instead of keeping a second activation-sized tensor. Sums are float64.
  *
  * @module
  */
@@ -14,56 +16,53 @@ import { floatOffset, heapF32, type TensorInfo, type WasmBackend } from "./wasm_
 /** Rows and row length of an input whose last axis is normalised. */
 function rowsOf(x: TensorInfo): [number, number] {
   const d = x.shape[x.shape.length - 1];
-  return [prod(x.shape) / d, d];
+  return [d === 0 ? 0 : prod(x.shape) / d, d];
 }
 
 /**
- * Inputs `x`, `scale`, `shift`; attr `eps`. Outputs `y`, the normalised
- * `x̂ = (x - μ)/√(σ² + eps)` (same shape) and `1/√(σ² + eps)` (the shape of
- * `x` with a last axis of 1), which the gradient reads.
+ * Inputs `x`, `scale`, `shift`; attr `eps`. Outputs `y`, and per row the mean
+ * and `1/√(σ² + eps)` (the shape of `x` with a last axis of 1), which the
+ * gradient reads with `x`.
  */
 export const layerNormKernel: KernelFunc = (args) => {
   const { inputs: { x, scale, shift }, attrs: { eps } } = args;
   const backend = args.backend as WasmBackend;
   const [rows, d] = rowsOf(x);
+  const stats = [...x.shape.slice(0, -1), 1];
   const y = backend.makeOutput([...x.shape], "float32"),
-    xhat = backend.makeOutput([...x.shape], "float32"),
-    rstd = backend.makeOutput([...x.shape.slice(0, -1), 1], "float32");
+    mean = backend.makeOutput(stats, "float32"),
+    rstd = backend.makeOutput(stats, "float32");
   const H = heapF32(backend);
   const xo = floatOffset(backend, x),
     so = floatOffset(backend, scale),
     bo = floatOffset(backend, shift),
     yo = floatOffset(backend, y),
-    ho = floatOffset(backend, xhat),
+    mo = floatOffset(backend, mean),
     ro = floatOffset(backend, rstd);
-  for (let r = 0; r < rows; r++) {
-    const base = r * d;
-    let sum = 0;
-    for (let j = 0; j < d; j++) sum += H[xo + base + j];
-    const mean = sum / d;
-    let squares = 0;
+  for (let r = 0, row = xo, out = yo; r < rows; r++, row += d, out += d) {
+    let sum = 0, squares = 0;
     for (let j = 0; j < d; j++) {
-      const c = H[xo + base + j] - mean;
-      squares += c * c;
+      const v = H[row + j];
+      sum += v;
+      squares += v * v;
     }
-    const rs = 1 / Math.sqrt(squares / d + eps);
+    const mu = sum / d;
+    // In float64 the one-pass variance loses nothing that matters for float32 inputs.
+    const rs = 1 / Math.sqrt(Math.max(0, squares / d - mu * mu) + eps);
+    H[mo + r] = mu;
     H[ro + r] = rs;
-    for (let j = 0; j < d; j++) {
-      const n = (H[xo + base + j] - mean) * rs;
-      H[ho + base + j] = n;
-      H[yo + base + j] = n * H[so + j] + H[bo + j];
-    }
+    for (let j = 0; j < d; j++) H[out + j] = (H[row + j] - mu) * rs * H[so + j] + H[bo + j];
   }
-  return [y, xhat, rstd];
+  return [y, mean, rstd];
 };
 
 /**
- * Inputs `dy`, `xhat`, `rstd`, `scale` (see {@linkcode layerNormKernel});
- * outputs `dx = r·(g - mean(g) - x̂·mean(g·x̂))` with `g = dy·scale`, and
- * `dscale = Σ dy·x̂`, `dshift = Σ dy` over every row.
+ * Inputs `dy`, `x`, `mean`, `rstd`, `scale` (see {@linkcode layerNormKernel});
+ * outputs `dx = r·(g - mean(g) - x̂·mean(g·x̂))` with `g = dy·scale` and
+ * `x̂ = (x - μ)·r`, and `dscale = Σ dy·x̂`, `dshift = Σ dy` over every row.
  */
 export const layerNormGradKernel: KernelFunc = (args) => {
-  const { inputs: { dy, xhat, rstd, scale } } = args;
+  const { inputs: { dy, x, mean, rstd, scale } } = args;
   const backend = args.backend as WasmBackend;
   const [rows, d] = rowsOf(dy);
   const dx = backend.makeOutput([...dy.shape], "float32"),
@@ -71,27 +70,27 @@ export const layerNormGradKernel: KernelFunc = (args) => {
     dShift = backend.makeOutput([d], "float32");
   const H = heapF32(backend);
   const go = floatOffset(backend, dy),
-    ho = floatOffset(backend, xhat),
+    xo = floatOffset(backend, x),
+    mo = floatOffset(backend, mean),
     ro = floatOffset(backend, rstd),
     so = floatOffset(backend, scale),
-    xo = floatOffset(backend, dx);
+    oo = floatOffset(backend, dx);
   const sumScale = new Float64Array(d), sumShift = new Float64Array(d);
-  for (let r = 0; r < rows; r++) {
-    const base = r * d;
+  for (let r = 0, base = 0; r < rows; r++, base += d) {
+    const mu = H[mo + r], rs = H[ro + r];
     let meanG = 0, meanGX = 0;
     for (let j = 0; j < d; j++) {
-      const g = H[go + base + j] * H[so + j], n = H[ho + base + j];
+      const g0 = H[go + base + j], n = (H[xo + base + j] - mu) * rs, g = g0 * H[so + j];
       meanG += g;
       meanGX += g * n;
-      sumScale[j] += H[go + base + j] * n;
-      sumShift[j] += H[go + base + j];
+      sumScale[j] += g0 * n;
+      sumShift[j] += g0;
     }
     meanG /= d;
     meanGX /= d;
-    const rs = H[ro + r];
     for (let j = 0; j < d; j++) {
-      const g = H[go + base + j] * H[so + j];
-      H[xo + base + j] = rs * (g - meanG - H[ho + base + j] * meanGX);
+      const n = (H[xo + base + j] - mu) * rs;
+      H[oo + base + j] = rs * (H[go + base + j] * H[so + j] - meanG - n * meanGX);
     }
   }
   const sco = floatOffset(backend, dScale), sho = floatOffset(backend, dShift);

@@ -66,30 +66,32 @@ export function layerNorm(
 
 /**
  * A fused layer-norm kernel a backend may register (the fast CPU path does):
- * inputs `x`, `scale`, `shift`, attr `eps`; outputs `y`, `x̂` and `1/σ`.
+ * inputs `x`, `scale`, `shift`, attr `eps`; outputs `y` and each row's mean
+ * and `1/σ`.
  * Where it is registered, {@linkcode layerNorm} runs it instead of the ops
  * above, and its gradient is {@linkcode LAYER_NORM_GRAD}.
  */
 export const LAYER_NORM = "VisionAttentionLayerNorm";
 
 /**
- * The fused layer norm's gradient kernel: inputs `dy`, `xhat`, `rstd`,
+ * The fused layer norm's gradient kernel: inputs `dy`, `x`, `mean`, `rstd`,
  * `scale`; outputs `dx`, `dscale`, `dshift`.
  */
 export const LAYER_NORM_GRAD = "VisionAttentionLayerNormGrad";
 
 // The fused kernel's gradient: one call of the gradient kernel, which gives
-// all three input gradients at once (x̂ and 1/σ saved from the forward).
+// all three input gradients at once (x, and the row statistics saved from the forward).
 tf.registerGradient({
   kernelName: LAYER_NORM,
-  inputsToSave: ["scale"],
+  inputsToSave: ["x", "scale"],
   outputsToSave: [false, true, true],
   gradFunc: (dys, saved) => {
     const dy = Array.isArray(dys) ? dys[0] : dys;
-    const [scale, xhat, rstd] = saved;
+    const [x, scale, mean, rstd] = saved;
     const [dx, dScale, dShift] = tf.engine().runKernel(LAYER_NORM_GRAD, {
       dy,
-      xhat,
+      x,
+      mean,
       rstd,
       scale,
     }) as tf.Tensor[];

@@ -2,6 +2,7 @@
 // fast CPU path), plus small numeric helpers.
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, selectBackend } from "../src/backend/select.ts";
+import { defaultConfig, type TrainConfig } from "../src/train/config.ts";
 
 /** Start the backend the tests run on (once). */
 export async function setup(): Promise<void> {
@@ -62,4 +63,22 @@ export async function onCpu<R>(fn: () => R): Promise<R> {
   } finally {
     await tf.setBackend(previous);
   }
+}
+
+/** A run of the tiny ViT on 512 sample images (8 steps an epoch, 2 epochs), changed by `extra`. */
+export function tinyRunConfig(out: string, extra: Partial<TrainConfig> = {}): TrainConfig {
+  return {
+    ...defaultConfig("vit"),
+    preset: "tiny",
+    epochs: 2,
+    batchSize: 64,
+    lr: 3e-3,
+    warmupEpochs: 0.5,
+    data: "sample",
+    trainSize: 512,
+    testSize: 100,
+    backend: "auto",
+    out,
+    ...extra,
+  };
 }

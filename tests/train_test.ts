@@ -9,10 +9,10 @@ import { loadCifar10 } from "../src/data/cifar.ts";
 import { modelSpec } from "../src/models/presets.ts";
 import { ADAMW_DEFAULTS, initAdamW } from "../src/train/adamw.ts";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
-import { dataDir, defaultConfig, type TrainConfig } from "../src/train/config.ts";
+import { dataDir } from "../src/train/config.ts";
 import { NonFiniteLossError, train } from "../src/train/loop.ts";
 import { trainStep } from "../src/train/step.ts";
-import { setup } from "./_setup.ts";
+import { setup, tinyRunConfig } from "./_setup.ts";
 
 await setup();
 
@@ -52,22 +52,7 @@ Deno.test("trainStep(): the loss on a fixed batch falls, and no tensor leaks onc
   }
 });
 
-function config(out: string, extra: Partial<TrainConfig> = {}): TrainConfig {
-  return {
-    ...defaultConfig("vit"),
-    preset: "tiny",
-    epochs: 2,
-    batchSize: 64,
-    lr: 3e-3,
-    warmupEpochs: 0.5,
-    data: "sample",
-    trainSize: 512,
-    testSize: 100,
-    backend: "auto",
-    out,
-    ...extra,
-  };
-}
+const config = tinyRunConfig;
 
 Deno.test("train(): epochs on the sample lower the loss and write config, metrics, checkpoint, summary", async () => {
   const out = await Deno.makeTempDir();

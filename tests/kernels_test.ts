@@ -6,6 +6,19 @@ import { selectBackend } from "../src/backend/select.ts";
 import { setConvChunkFloats, setConvForm } from "../src/backend/conv_kernels.ts";
 import { checkWasmInternals } from "../src/backend/wasm_internals.ts";
 import { LAYER_NORM, layerNorm } from "../src/layers/norm.ts";
+import { GELU, gelu } from "../src/layers/activations.ts";
+import {
+  ATTENTION,
+  attention,
+  type BHSD,
+  initMHA,
+  mergeHeads,
+  multiHeadAttention,
+  SPLIT_HEADS,
+  splitHeadParts,
+} from "../src/layers/attention.ts";
+import { Rng } from "../src/core/rng.ts";
+import type { Tokens } from "../src/core/tensor.ts";
 import { maxAbsDiff, onCpu, seeded, setup } from "./_setup.ts";
 
 await setup();
@@ -197,6 +210,119 @@ Deno.test({
       tf.dispose(layerNorm({ scale: s, shift: b }, x)); // evaluation: nothing kept for a gradient
       assert.equal(tf.memory().numTensors, before, `layerNorm ${shape} left tensors behind`);
       tf.dispose([x, s, b]);
+    }
+  },
+});
+
+/** Tensors left behind by `f` (which must dispose what it returns). */
+function leaked(f: () => void): number {
+  const before = tf.memory().numTensors;
+  f();
+  return tf.memory().numTensors - before;
+}
+
+Deno.test({
+  name: "fast kernels: the fused GELU and its gradient agree with the ops on cpu, without leaks",
+  ignore: !fast,
+  fn: async () => {
+    assert.ok(tf.getKernel(GELU, "wasm"), "the fast path registers the fused GELU");
+    // [7]: the SIMD body and a scalar tail; scale 12 reaches both saturated ends of σ.
+    for (const [shape, scale] of [[[7], 12], [[3, 65, 16], 4], [[2, 9], 0.01]] as const) {
+      const x = seeded([...shape], 31, scale);
+      await agree(`gelu ${shape} x${scale}`, [x], (t) => gelu(t));
+      const n = leaked(() => {
+        const { value, grad } = tf.valueAndGrad((t: tf.Tensor) => tf.sum(gelu(t)) as tf.Scalar)(x);
+        tf.dispose([value, grad, gelu(x)]);
+      });
+      assert.equal(n, 0, `gelu ${shape} left tensors behind`);
+      x.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "fast kernels: attention heads split and merged in one copy agree with the ops on cpu",
+  ignore: !fast,
+  fn: async () => {
+    assert.ok(tf.getKernel(SPLIT_HEADS, "wasm"), "the fast path registers the head split");
+    const x = seeded([2, 5, 3 * 4 * 3], 41); // [B, N, parts·H·dh]: 3 parts, 4 heads of 3
+    const flat = (ts: tf.Tensor[]) => tf.concat(ts.map((t) => t.reshape([-1])));
+    await agree("split 3 parts x 4 heads", [x], (t) => flat(splitHeadParts(t, 3, 4)));
+    await agree("split 1 part x 4 heads", [x], (t) => flat(splitHeadParts(t, 1, 4)));
+    await agree("merge 4 heads", [seeded([2, 4, 5, 3], 42)], (t) => mergeHeads(t));
+    // Split, attend, merge: the gradient flows through both kernels.
+    await agree("split, attention, merge", [x], (t) => {
+      const [q, k, v] = splitHeadParts(t, 3, 4);
+      return mergeHeads(attention(q, k, v));
+    });
+    const config = { dim: 12, heads: 4 };
+    const params = initMHA(new Rng(3), config);
+    const tokens = seeded([2, 5, 12], 43);
+    await agree(
+      "multiHeadAttention",
+      [tokens, params.qkv.w, params.out.w],
+      (t, wqkv, wout) =>
+        multiHeadAttention(
+          { qkv: { ...params.qkv, w: wqkv }, out: { ...params.out, w: wout } },
+          t as Tokens,
+          config,
+        ),
+    );
+    const n = leaked(() => {
+      const { value, grad } = tf.valueAndGrad((t: tf.Tensor) => {
+        const [q, k, v] = splitHeadParts(t, 3, 4) as [BHSD, BHSD, BHSD];
+        return tf.sum(mergeHeads(attention(q, k, v))) as tf.Scalar;
+      })(x);
+      tf.dispose([value, grad]);
+    });
+    assert.equal(n, 0, "the head split left tensors behind");
+    assert.throws(() => splitHeadParts(x, 3, 5), /width 36 does not divide into 3 x 5 heads/);
+  },
+});
+
+Deno.test({
+  name: "fast kernels: the SIMD max-pool gradient sends ties to the first maximum, as cpu does",
+  ignore: !fast,
+  fn: async () => {
+    // After a ReLU most windows tie at 0; 8 channels run in SIMD, 6 leave a scalar tail,
+    // and odd sizes leave a row and a column that no window covers.
+    for (const shape of [[2, 6, 8, 8], [1, 7, 5, 6]]) {
+      const x = tf.relu(seeded(shape, 51));
+      await agree(
+        `maxPool 2x2 ${shape} with ties`,
+        [x],
+        (t) => tf.maxPool(t as tf.Tensor4D, 2, 2, "valid"),
+      );
+      x.dispose();
+    }
+  },
+});
+
+Deno.test({
+  name: "fast kernels: fused attention and its gradient agree with the ops on cpu, without leaks",
+  ignore: !fast,
+  fn: async () => {
+    assert.ok(tf.getKernel(ATTENTION, "wasm"), "the fast path registers the fused attention");
+    // nq ≠ nk, d ≠ dv, rows of 7 and 65 (a SIMD body and a scalar tail), and scores
+    // large enough (scale 4) that the softmax is far from uniform.
+    for (
+      const [b, h, nq, nk, d, dv] of [[2, 3, 5, 7, 4, 3], [1, 2, 65, 65, 8, 8], [1, 1, 1, 1, 1, 1]]
+    ) {
+      const q = seeded([b, h, nq, d], 61, 4), k = seeded([b, h, nk, d], 62, 4);
+      const v = seeded([b, h, nk, dv], 63);
+      await agree(
+        `attention ${[b, h, nq, nk, d, dv]}`,
+        [q, k, v],
+        (qs, ks, vs) => attention(qs as BHSD, ks as BHSD, vs as BHSD),
+      );
+      const n = leaked(() => {
+        const f = (qs: tf.Tensor, ks: tf.Tensor, vs: tf.Tensor) =>
+          tf.sum(attention(qs as BHSD, ks as BHSD, vs as BHSD)) as tf.Scalar;
+        const { value, grads } = tf.valueAndGrads(f)([q, k, v]);
+        tf.dispose([value, ...grads, attention(q as BHSD, k as BHSD, v as BHSD)]);
+      });
+      assert.equal(n, 0, "the fused attention left tensors behind");
+      tf.dispose([q, k, v]);
     }
   },
 });

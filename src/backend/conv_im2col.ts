@@ -10,6 +10,7 @@
 import type { Sgemm } from "./blas.ts";
 import { conv1Info, type ConvGrid, convGrid, inputOnGrid } from "./conv_geometry.ts";
 import { type KernelFunc, prod } from "./kernel_common.ts";
+import type { SimdKernels } from "./simd.ts";
 import { floatOffset, heapF32, scratch, type WasmBackend } from "./wasm_internals.ts";
 
 /**
@@ -91,6 +92,60 @@ function col2imAdd(
   }
 }
 
+/** Patch rows out of the grid ({@linkcode im2col}), in SIMD where the module loaded. */
+function patchesOut(
+  simd: SimdKernels | null,
+  H: Float32Array,
+  gridOffset: number,
+  g: ConvGrid,
+  m0: number,
+  n: number,
+  dst: number,
+): void {
+  if (!simd) return im2col(H, gridOffset, g, m0, n, dst);
+  simd.im2col(
+    gridOffset * 4,
+    g.gridH,
+    g.gridW,
+    g.cIn,
+    g.kh,
+    g.kw,
+    g.outH,
+    g.outW,
+    m0,
+    n,
+    dst * 4,
+    0,
+  );
+}
+
+/** Patch rows added back onto the grid ({@linkcode col2imAdd}), in SIMD where the module loaded. */
+function patchesBack(
+  simd: SimdKernels | null,
+  H: Float32Array,
+  gridOffset: number,
+  g: ConvGrid,
+  m0: number,
+  n: number,
+  src: number,
+): void {
+  if (!simd) return col2imAdd(H, gridOffset, g, m0, n, src);
+  simd.im2col(
+    gridOffset * 4,
+    g.gridH,
+    g.gridW,
+    g.cIn,
+    g.kh,
+    g.kw,
+    g.outH,
+    g.outW,
+    m0,
+    n,
+    src * 4,
+    1,
+  );
+}
+
 /** Copy the `h x w` window at (top, left) of each image's grid out, densely. */
 function copyFromGrid(
   H: Float32Array,
@@ -109,7 +164,10 @@ function copyFromGrid(
 }
 
 /** The forward pass by im2col. */
-export function im2colForward(sgemm: Sgemm): (original: KernelFunc) => KernelFunc {
+export function im2colForward(
+  sgemm: Sgemm,
+  simd: SimdKernels | null,
+): (original: KernelFunc) => KernelFunc {
   return (original) => (args) => {
     const { inputs: { x, filter }, attrs } = args;
     const backend = args.backend as WasmBackend;
@@ -128,7 +186,7 @@ export function im2colForward(sgemm: Sgemm): (original: KernelFunc) => KernelFun
       // The filter [kh][kw][cIn][cOut] is already the [kh·kw·cIn, cOut] matrix.
       for (let m0 = 0; m0 < rows; m0 += step) {
         const n = Math.min(step, rows - m0);
-        im2col(H, grid.offset, gc, m0, n, cols.offset);
+        patchesOut(simd, H, grid.offset, gc, m0, n, cols.offset);
         sgemm(
           false,
           false,
@@ -160,6 +218,7 @@ export function im2colForward(sgemm: Sgemm): (original: KernelFunc) => KernelFun
  */
 export function im2colBackpropInput(
   sgemm: Sgemm,
+  simd: SimdKernels | null,
 ): (original: KernelFunc) => KernelFunc {
   return (original) => (args) => {
     const { inputs: { dy, filter }, attrs } = args;
@@ -195,7 +254,7 @@ export function im2colBackpropInput(
           H.subarray(dcols.offset),
           k,
         );
-        col2imAdd(H, grid.offset, gc, m0, n, dcols.offset);
+        patchesBack(simd, H, grid.offset, gc, m0, n, dcols.offset);
       }
       const oOff = floatOffset(backend, out);
       H.fill(0, oOff, oOff + prod(out.shape));
@@ -225,7 +284,7 @@ export function im2colBackpropInput(
 }
 
 /** dW of a conv: Σ over chunks of output positions of patchesᵀ · dy, one sgemm each. */
-export function im2colBackpropFilter(sgemm: Sgemm): KernelFunc {
+export function im2colBackpropFilter(sgemm: Sgemm, simd: SimdKernels | null): KernelFunc {
   return (args) => {
     const { inputs: { x, dy }, attrs } = args;
     const backend = args.backend as WasmBackend;
@@ -251,7 +310,7 @@ export function im2colBackpropFilter(sgemm: Sgemm): KernelFunc {
         oOff = floatOffset(backend, out);
       for (let m0 = 0; m0 < rows; m0 += step) {
         const n = Math.min(step, rows - m0);
-        im2col(H, grid.offset, gc, m0, n, cols.offset);
+        patchesOut(simd, H, grid.offset, gc, m0, n, cols.offset);
         sgemm(
           true,
           false,

@@ -1,9 +1,9 @@
 /**
  * Convolution kernels on a native sgemm. Stride-1 convolutions take one of
- * two forms by the size of their maps: over a zero-padded grid without
- * copies (`conv_grid.ts`) when padding is under a fifth of the grid, else by
- * im2col in chunks (`conv_im2col.ts`); any other convolution's filter
- * gradient by gathering.
+ * two forms: by im2col in chunks (`conv_im2col.ts`), or over a zero-padded
+ * grid without copies (`conv_grid.ts`), which wins only without the SIMD
+ * kernels and on large maps; any other convolution's filter gradient by
+ * gathering.
  *
  * @module
  */
@@ -13,6 +13,7 @@ import { type Conv1, conv1Info } from "./conv_geometry.ts";
 import { gridBackpropFilter, gridBackpropInput, gridForward } from "./conv_grid.ts";
 import { im2colBackpropFilter, im2colBackpropInput, im2colForward } from "./conv_im2col.ts";
 import type { KernelArgs, KernelFunc } from "./kernel_common.ts";
+import type { SimdKernels } from "./simd.ts";
 import {
   floatOffset,
   heapF32,
@@ -36,55 +37,65 @@ export function setConvForm(f: ConvForm): ConvForm {
 
 /**
  * The grid form computes (gridH·gridW) / (outH·outW) times the FLOPs but
- * copies nothing. Per-kernel timings on the CNN-SA hour convolutions (batch
- * 256, best of 5, both forms interleaved in one process): the grid form wins
- * at 32x32 (waste 1.13: forward 170 vs 202 ms, filter gradient 218 vs 277),
- * im2col from 16x16 down (waste 1.27: filter gradient 208 vs 165 ms; 4x4,
- * waste 2.25: 57 vs 21).
+ * copies nothing; im2col copies each input kh·kw times. With the SIMD
+ * im2col, im2col wins at every CNN-SA hour and ViT hour tokenizer shape
+ * (batch 256, best of 5, both forms in one process, 2 sgemm threads):
+ * 32x32x24→64 forward 94 vs 189 ms, input gradient 96 vs 271, filter
+ * gradient 92 vs 186; 16x16x64→128 95 vs 193, 102 vs 252, 95 vs 165;
+ * 32x32x3→24 18 vs 50. Without SIMD (JavaScript copies) the grid form won
+ * at 32x32 (forward 170 vs 202 ms, filter gradient 218 vs 277) and im2col
+ * from 16x16 down.
  */
-function useGrid(g: Conv1, kh: number, kw: number): boolean {
+function useGrid(g: Conv1, kh: number, kw: number, simd: SimdKernels | null): boolean {
   if (form !== "auto") return form === "grid";
+  if (simd) return false;
   const grid = (g.outH + kh - 1) * (g.outW + kw - 1);
   return grid < 1.2 * g.outH * g.outW;
 }
 
 /** Conv2D: the grid or im2col form (stride 1), else tfjs's own kernel. */
-export function conv2dForward(sgemm: Sgemm): (original: KernelFunc) => KernelFunc {
+export function conv2dForward(
+  sgemm: Sgemm,
+  simd: SimdKernels | null,
+): (original: KernelFunc) => KernelFunc {
   return (original) => {
-    const grid = gridForward(sgemm)(original), im2col = im2colForward(sgemm)(original);
+    const grid = gridForward(sgemm)(original), im2col = im2colForward(sgemm, simd)(original);
     return (args) => {
       const { inputs: { x, filter }, attrs } = args;
       const g = conv1Info(x.shape, filter.shape, attrs);
-      return g && useGrid(g, filter.shape[0], filter.shape[1]) ? grid(args) : im2col(args);
+      return g && useGrid(g, filter.shape[0], filter.shape[1], simd) ? grid(args) : im2col(args);
     };
   };
 }
 
 /** Conv2DBackpropInput: the grid or im2col form (stride 1), else tfjs's own kernel. */
-export function conv2dBackpropInput(sgemm: Sgemm): (original: KernelFunc) => KernelFunc {
+export function conv2dBackpropInput(
+  sgemm: Sgemm,
+  simd: SimdKernels | null,
+): (original: KernelFunc) => KernelFunc {
   return (original) => {
     const grid = gridBackpropInput(sgemm)(original),
-      im2col = im2colBackpropInput(sgemm)(original);
+      im2col = im2colBackpropInput(sgemm, simd)(original);
     return (args) => {
       const { inputs: { filter }, attrs } = args;
       const g = conv1Info(attrs.inputShape, filter.shape, attrs);
       // The grid form places dy in a grid the input's size plus the filter's:
       // more bottom or right padding than the filter minus one does not fit.
       const fits = g !== null && g.outH - g.padTop <= g.inH && g.outW - g.padLeft <= g.inW;
-      return fits && useGrid(g, filter.shape[0], filter.shape[1]) ? grid(args) : im2col(args);
+      return fits && useGrid(g, filter.shape[0], filter.shape[1], simd) ? grid(args) : im2col(args);
     };
   };
 }
 
 /** Conv2DBackpropFilter (absent from stock tfjs-backend-wasm): grid, im2col or gather. */
-export function conv2dBackpropFilter(sgemm: Sgemm): KernelFunc {
-  const grid = gridBackpropFilter(sgemm), im2col = im2colBackpropFilter(sgemm);
+export function conv2dBackpropFilter(sgemm: Sgemm, simd: SimdKernels | null): KernelFunc {
+  const grid = gridBackpropFilter(sgemm), im2col = im2colBackpropFilter(sgemm, simd);
   return (args) => {
     const { inputs: { x }, attrs } = args;
     const [kh, kw] = attrs.filterShape as number[];
     const g = conv1Info(x.shape, attrs.filterShape, attrs);
     if (!g || g.padTop < 0 || g.padLeft < 0) return conv2dBackpropFilterGather(sgemm, args);
-    return useGrid(g, kh, kw) ? grid(args) : im2col(args);
+    return useGrid(g, kh, kw, simd) ? grid(args) : im2col(args);
   };
 }
 

@@ -13,7 +13,11 @@ import * as tf from "@tensorflow/tfjs";
 import type { Sgemm } from "./blas.ts";
 import { conv2dBackpropFilter, conv2dBackpropInput, conv2dForward } from "./conv_kernels.ts";
 import { maxPoolGrad } from "./pool_kernels.ts";
-import { NORM_KERNELS } from "./norm_kernels.ts";
+import { normKernels } from "./norm_kernels.ts";
+import { activationKernels } from "./activation_kernels.ts";
+import { headKernels } from "./head_kernels.ts";
+import { attentionKernels } from "./attention_kernels.ts";
+import { simdKernels } from "./simd.ts";
 import { cast, concat, identity, slice, splitV } from "./copy_kernels.ts";
 import { type KernelFunc, prod, replaceKernel } from "./kernel_common.ts";
 import {
@@ -184,16 +188,18 @@ export function installFastKernels(
   options: { matmul: boolean } = { matmul: true },
 ): void {
   if (installed) return;
-  checkWasmInternals(tf.backend());
+  const backend = tf.backend();
+  checkWasmInternals(backend);
+  const simd = simdKernels(backend);
   if (options.matmul) {
     replaceKernel("BatchMatMul", batchMatMul(sgemm));
-    replaceKernel("Conv2D", conv2dForward(sgemm));
-    replaceKernel("Conv2DBackpropInput", conv2dBackpropInput(sgemm));
+    replaceKernel("Conv2D", conv2dForward(sgemm, simd));
+    replaceKernel("Conv2DBackpropInput", conv2dBackpropInput(sgemm, simd));
     replaceKernel("Sum", sumKernel(sgemm));
   }
   replaceKernel("Identity", identity);
   replaceKernel("Cast", cast);
-  replaceKernel("MaxPoolGrad", maxPoolGrad);
+  replaceKernel("MaxPoolGrad", maxPoolGrad(simd));
   replaceKernel("Concat", concat);
   // Absent from stock tfjs-backend-wasm 4.22.0: registered, not replaced.
   if (tf.getKernel("Conv2DBackpropFilter", "wasm")) {
@@ -202,9 +208,16 @@ export function installFastKernels(
   tf.registerKernel({
     kernelName: "Conv2DBackpropFilter",
     backendName: "wasm",
-    kernelFunc: conv2dBackpropFilter(sgemm) as unknown as tf.KernelFunc,
+    kernelFunc: conv2dBackpropFilter(sgemm, simd) as unknown as tf.KernelFunc,
   });
-  for (const [kernelName, kernelFunc] of NORM_KERNELS) {
+  // Fused kernels with no stock counterpart; without WebAssembly SIMD the
+  // layers compute the same functions with ops.
+  const fused = simd
+    ? [...normKernels(simd), ...activationKernels(simd), ...headKernels(simd)]
+    : [];
+  // Attention calls sgemm per head: only where the matmuls are native too.
+  if (simd && options.matmul) fused.push(...attentionKernels(sgemm, simd));
+  for (const [kernelName, kernelFunc] of fused) {
     if (!tf.getKernel(kernelName, "wasm")) {
       tf.registerKernel({
         kernelName,

@@ -5,7 +5,8 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type KernelFunc, prod } from "./kernel_common.ts";
-import { floatOffset, heapF32, type WasmBackend } from "./wasm_internals.ts";
+import type { SimdKernels } from "./simd.ts";
+import { byteOffset, floatOffset, heapF32, type WasmBackend } from "./wasm_internals.ts";
 
 /**
  * MaxPoolGrad: each output's gradient goes to the first maximal input in its
@@ -13,8 +14,8 @@ import { floatOffset, heapF32, type WasmBackend } from "./wasm_internals.ts";
  * tfjs-backend-wasm 4.22.0 returns different values for the same inputs
  * (see tests/layers_test.ts) and is a slow loop.
  */
-export function maxPoolGrad(original: KernelFunc): KernelFunc {
-  return (args) => {
+export function maxPoolGrad(simd: SimdKernels | null): (original: KernelFunc) => KernelFunc {
+  return (original) => (args) => {
     const { inputs: { dy, input }, attrs } = args;
     const backend = args.backend as WasmBackend;
     if (input.dtype !== "float32") return original(args);
@@ -27,17 +28,31 @@ export function maxPoolGrad(original: KernelFunc): KernelFunc {
       attrs.dimRoundingMode,
     );
     const out = backend.makeOutput([...input.shape], "float32");
+    const { inHeight, inWidth, inChannels: c, outHeight, outWidth } = ci;
+    const k = ci.filterHeight, sh = ci.strideHeight, sw = ci.strideWidth;
+    const twoByTwo = k === 2 && ci.filterWidth === 2 && sh === 2 && sw === 2 &&
+      ci.padInfo.top === 0 && ci.padInfo.left === 0;
+    if (twoByTwo && simd) {
+      // The common 2x2/2 case in SIMD, four channels at a time.
+      simd.maxPoolGrad2x2(
+        byteOffset(backend, input),
+        byteOffset(backend, dy),
+        byteOffset(backend, out),
+        ci.batchSize,
+        inHeight,
+        inWidth,
+        c,
+        outHeight,
+        outWidth,
+      );
+      return out;
+    }
     const H = heapF32(backend);
     const xo = floatOffset(backend, input),
       dyo = floatOffset(backend, dy),
       oo = floatOffset(backend, out);
-    const { inHeight, inWidth, inChannels: c, outHeight, outWidth } = ci;
     H.fill(0, oo, oo + prod(input.shape));
-    const k = ci.filterHeight, sh = ci.strideHeight, sw = ci.strideWidth;
-    if (
-      k === 2 && ci.filterWidth === 2 && sh === 2 && sw === 2 && ci.padInfo.top === 0 &&
-      ci.padInfo.left === 0
-    ) {
+    if (twoByTwo) {
       // The common 2x2/2 case, unrolled: the same first-max rule, 4 reads per output.
       const rowC = inWidth * c;
       for (let b = 0; b < ci.batchSize; b++) {

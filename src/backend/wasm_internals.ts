@@ -16,6 +16,8 @@ export interface WasmBackend {
     HEAPU8: Uint8Array;
     _malloc(bytes: number): number;
     _free(ptr: number): void;
+    /** The module's exports; `memory` is the heap, for kernels that share it. */
+    asm?: { memory?: unknown };
   };
 }
 
@@ -91,6 +93,11 @@ export function floatOffset(backend: WasmBackend, t: TensorInfo): number {
     throw new Error("wasm kernel: input tensor has no data (was it disposed?)");
   }
   return entry.memoryOffset >>> 2;
+}
+
+/** A tensor's offset in the heap, in bytes (what the SIMD kernels take). */
+export function byteOffset(backend: WasmBackend, t: TensorInfo): number {
+  return floatOffset(backend, t) * 4;
 }
 
 /** Scratch floats on the heap; call `free` when done. */

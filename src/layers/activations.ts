@@ -16,6 +16,9 @@ const GELU_C = 2 * Math.sqrt(2 / Math.PI);
  * loops there, about 10x slower).
  */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  if (x.dtype === "float32" && tf.getKernel(GELU, tf.getBackend())) {
+    return tf.engine().runKernel(GELU, { x }) as tf.Tensor;
+  }
   return tf.tidy(() => {
     const cube = tf.mul(tf.mul(x, x), x);
     return tf.mul(
@@ -24,6 +27,26 @@ export function gelu(x: tf.Tensor): tf.Tensor {
     );
   });
 }
+
+/**
+ * A fused GELU kernel a backend may register (the fast CPU path does): input
+ * `x`, output `gelu(x)`, the same tanh form as the ops above. Where it is
+ * registered, {@linkcode gelu} runs it, and its gradient is
+ * {@linkcode GELU_GRAD}.
+ */
+export const GELU = "VisionAttentionGelu";
+
+/** The fused GELU's gradient kernel: inputs `dy`, `x`; output `dy · gelu'(x)`. */
+export const GELU_GRAD = "VisionAttentionGeluGrad";
+
+tf.registerGradient({
+  kernelName: GELU,
+  inputsToSave: ["x"],
+  gradFunc: (dy, saved) => {
+    const [x] = saved;
+    return { x: () => tf.engine().runKernel(GELU_GRAD, { dy: dy as tf.Tensor, x }) as tf.Tensor };
+  },
+});
 
 /**
  * Inverted dropout with rate `rate`, seeded from `rng`; the identity when

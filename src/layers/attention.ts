@@ -57,8 +57,45 @@ export function attention(q: BHSD, k: BHSD, v: BHSD): BHSD {
     k.shape[2],
     null,
   ], "attention value");
+  if (q.dtype === "float32" && tf.getKernel(ATTENTION, tf.getBackend())) {
+    return cast(tf.tidy(() => {
+      const [out] = tf.engine().runKernel(ATTENTION, { q, k, v }) as tf.Tensor[];
+      return out; // the weights, its second output, are kept only for the gradient
+    }));
+  }
   return cast(tf.tidy(() => tf.matMul(attentionWeights(q, k), v)));
 }
+
+/**
+ * A fused attention kernel a backend may register (the fast CPU path does):
+ * inputs `q`, `k`, `v` as in {@linkcode attention}; outputs the attention
+ * and its weights `softmax(q kᵀ/√d)`. Its gradient is {@linkcode ATTENTION_GRAD}.
+ */
+export const ATTENTION = "VisionAttentionAttention";
+
+/**
+ * The fused attention's gradient kernel: inputs `dy`, `q`, `k`, `v` and the
+ * saved `weights`; outputs `dq`, `dk`, `dv`.
+ */
+export const ATTENTION_GRAD = "VisionAttentionAttentionGrad";
+
+tf.registerGradient({
+  kernelName: ATTENTION,
+  inputsToSave: ["q", "k", "v"],
+  outputsToSave: [false, true],
+  gradFunc: (dys, saved) => {
+    const dy = Array.isArray(dys) ? dys[0] : dys;
+    const [q, k, v, weights] = saved;
+    const [dq, dk, dv] = tf.engine().runKernel(ATTENTION_GRAD, {
+      dy,
+      q,
+      k,
+      v,
+      weights,
+    }) as tf.Tensor[];
+    return { q: () => dq, k: () => dk, v: () => dv };
+  },
+});
 
 /** Configuration of {@linkcode multiHeadAttention}. */
 export interface MHAConfig {
@@ -84,15 +121,82 @@ export function initMHA(rng: Rng, config: MHAConfig): MHAParams {
   };
 }
 
+/**
+ * A kernel a backend may register (the fast CPU path does) that splits
+ * `[batch, seq, parts·heads·dHead]` into `parts` tensors
+ * `[batch, heads, seq, dHead]` in one copy: input `x`, attrs `parts` and
+ * `heads`. Its gradient is {@linkcode MERGE_HEADS}, and the other way round.
+ */
+export const SPLIT_HEADS = "VisionAttentionSplitHeads";
+
+/**
+ * The inverse of {@linkcode SPLIT_HEADS}: inputs `0`…`parts-1`, each
+ * `[batch, heads, seq, dHead]`, attrs `parts` and `heads`; output
+ * `[batch, seq, parts·heads·dHead]`.
+ */
+export const MERGE_HEADS = "VisionAttentionMergeHeads";
+
+const fusedHeads = (x: tf.Tensor) =>
+  x.dtype === "float32" && !!tf.getKernel(SPLIT_HEADS, tf.getBackend());
+
+tf.registerGradient({
+  kernelName: SPLIT_HEADS,
+  gradFunc: (dys) => {
+    const parts = Array.isArray(dys) ? dys : [dys]; // one part: tfjs passes its dy alone
+    const dx = tf.engine().runKernel(
+      MERGE_HEADS,
+      Object.fromEntries(parts.map((t, i) => [String(i), t])),
+      { parts: parts.length, heads: parts[0].shape[1]! },
+    ) as tf.Tensor;
+    return { x: () => dx };
+  },
+});
+
+tf.registerGradient({
+  kernelName: MERGE_HEADS,
+  gradFunc: (dy, _saved, attrs) => {
+    const { parts, heads } = attrs as unknown as { parts: number; heads: number };
+    const dxs = tf.engine().runKernel(SPLIT_HEADS, { x: dy as tf.Tensor }, {
+      parts,
+      heads,
+    }) as tf.Tensor[];
+    return Object.fromEntries(dxs.map((d, i) => [String(i), () => d]));
+  },
+});
+
+/**
+ * `[batch, seq, parts·heads·dHead]` -> `parts` tensors
+ * `[batch, heads, seq, dHead]` (the fused q/k/v projection has 3 parts).
+ */
+export function splitHeadParts(x: tf.Tensor, parts: number, heads: number): BHSD[] {
+  const [b, n, d] = x.shape;
+  if (d % (parts * heads) !== 0) {
+    throw new Error(`splitHeads: width ${d} does not divide into ${parts} x ${heads} heads`);
+  }
+  if (parts === 1 && heads === 1) return [cast(x.reshape([b, 1, n, d]))]; // no copy needed
+  if (fusedHeads(x)) {
+    return tf.engine().runKernel(SPLIT_HEADS, { x }, { parts, heads }) as BHSD[];
+  }
+  return tf.tidy(() => {
+    const split = parts === 1 ? [x] : tf.split(x, parts, 2);
+    return split.map((t): BHSD =>
+      cast(t.reshape([b, n, heads, d / parts / heads]).transpose([0, 2, 1, 3])) // (B, H, N, Dh)
+    );
+  });
+}
+
 /** `[batch, seq, heads*dHead]` -> `[batch, heads, seq, dHead]`. */
 export function splitHeads(x: tf.Tensor, heads: number): BHSD {
-  const [b, n, d] = x.shape;
-  return cast(x.reshape([b, n, heads, d / heads]).transpose([0, 2, 1, 3])); // (B, H, N, Dh)
+  return splitHeadParts(x, 1, heads)[0];
 }
 
 /** `[batch, heads, seq, dHead]` -> `[batch, seq, heads*dHead]`. */
 export function mergeHeads(x: tf.Tensor): Tokens {
   const [b, h, n, dh] = x.shape;
+  if (h === 1) return cast(x.reshape([b, n, dh])); // no copy needed
+  if (fusedHeads(x)) {
+    return tf.engine().runKernel(MERGE_HEADS, { 0: x }, { parts: 1, heads: h }) as Tokens;
+  }
   return cast(x.transpose([0, 2, 1, 3]).reshape([b, n, h * dh])); // (B, N, H*Dh)
 }
 
@@ -109,10 +213,8 @@ export function projectQKV(
     "multiHeadAttention input",
   );
   const qkv = linear(params.qkv, x); // (B, N, 3D)
-  const [q, k, v] = tf.split(qkv, 3, 2); // 3 x (B, N, D)
+  const heads = splitHeadParts(qkv, 3, config.heads); // 3 x (B, H, N, Dh)
   qkv.dispose();
-  const heads = [q, k, v].map((t) => splitHeads(t, config.heads));
-  tf.dispose([q, k, v]);
   return heads as [BHSD, BHSD, BHSD];
 }
 

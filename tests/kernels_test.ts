@@ -295,6 +295,33 @@ Deno.test({
       );
       x.dispose();
     }
+    // 'same' padding on an odd size puts a window past the edge: the general loop takes it.
+    const odd = seeded([2, 7, 7, 8], 52);
+    await agree(
+      "maxPool 2x2 same on 7x7",
+      [odd],
+      (t) => tf.maxPool(t as tf.Tensor4D, 2, 2, "same"),
+    );
+    // A window of -∞ gets no gradient on cpu; a NaN never wins. Channels 0-3 and 8 (the
+    // scalar tail) are -∞ at every pixel; 4-7 and 9 read NaN, 1, 2, 0.5 over the window.
+    const pixel = (other: number) => [
+      ...Array(4).fill(-Infinity),
+      ...Array(4).fill(other),
+      -Infinity,
+      other,
+    ];
+    const special = tf.tensor4d([...pixel(NaN), ...pixel(1), ...pixel(2), ...pixel(0.5)], [
+      1,
+      2,
+      2,
+      10,
+    ]);
+    const grad = (t: tf.Tensor) =>
+      tf.grad((u: tf.Tensor) => tf.sum(tf.maxPool(u as tf.Tensor4D, 2, 2, "valid")))(t);
+    const ours = tf.tidy(() => Array.from(grad(special).dataSync()));
+    const ref = await onCpu(() => tf.tidy(() => Array.from(grad(special).dataSync())));
+    assert.deepEqual(ours, ref, "the -∞ and NaN windows route their gradient as on cpu");
+    tf.dispose([odd, special]);
   },
 });
 

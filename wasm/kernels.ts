@@ -297,7 +297,8 @@ export function layerNormGrad(
  * Each output's gradient goes to the first maximal input of its window,
  * scanning rows then columns (tfjs's cpu rule). Windows do not overlap, so
  * every input gets a store, not an add; inputs no window covers (odd sizes)
- * are zeroed first.
+ * are zeroed first. Every window must lie inside the input
+ * (`2·outH ≤ inH`, `2·outW ≤ inW`): the caller checks.
  */
 export function maxPoolGrad2x2(
   x: usize,
@@ -316,7 +317,7 @@ export function maxPoolGrad2x2(
   const cb = <usize>c << 2;
   const rowBytes = <usize>inW * cb;
   const body = c & ~3;
-  const zero = f32x4.splat(0);
+  const zero = f32x4.splat(0), ninf = f32x4.splat(-Infinity);
   for (let b = 0; b < batch; b++) {
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++) {
@@ -327,16 +328,19 @@ export function maxPoolGrad2x2(
           const o = <usize>ch << 2;
           const v0 = v128.load(x + p0 + o), v1 = v128.load(x + p1 + o);
           const v2 = v128.load(x + p2 + o), v3 = v128.load(x + p3 + o);
-          // The first maximum wins: a later corner only if strictly greater.
-          const t1 = f32x4.gt(v1, v0);
-          const best1 = v128.bitselect(v1, v0, t1);
-          const t2 = f32x4.gt(v2, best1);
-          const best2 = v128.bitselect(v2, best1, t2);
-          const t3 = f32x4.gt(v3, best2);
+          // tfjs's cpu rule: from -∞, a corner wins only if strictly greater, so
+          // the first maximum wins, a NaN never does, and an all -∞ window gets nothing.
+          const t0 = f32x4.gt(v0, ninf);
+          let best = v128.bitselect(v0, ninf, t0);
+          const t1 = f32x4.gt(v1, best);
+          best = v128.bitselect(v1, best, t1);
+          const t2 = f32x4.gt(v2, best);
+          best = v128.bitselect(v2, best, t2);
+          const t3 = f32x4.gt(v3, best);
           const w3 = t3;
           const w2 = v128.andnot(t2, t3);
           const w1 = v128.andnot(t1, v128.or(t2, t3));
-          const w0 = v128.not(v128.or(t1, v128.or(t2, t3)));
+          const w0 = v128.andnot(t0, v128.or(t1, v128.or(t2, t3)));
           const gv = v128.load(g + o);
           v128.store(out + p0 + o, v128.bitselect(gv, zero, w0));
           v128.store(out + p1 + o, v128.bitselect(gv, zero, w1));
@@ -347,8 +351,12 @@ export function maxPoolGrad2x2(
           const o = <usize>ch << 2;
           const v0 = load<f32>(x + p0 + o), v1 = load<f32>(x + p1 + o);
           const v2 = load<f32>(x + p2 + o), v3 = load<f32>(x + p3 + o);
-          let at = 0;
-          let best = v0;
+          let at = -1;
+          let best: f32 = -Infinity;
+          if (v0 > best) {
+            best = v0;
+            at = 0;
+          }
           if (v1 > best) {
             best = v1;
             at = 1;

@@ -8,14 +8,15 @@
  */
 import { GELU, GELU_GRAD } from "../layers/activations.ts";
 import { type KernelFunc, prod } from "./kernel_common.ts";
-import type { SimdKernels } from "./simd.ts";
+import { requireSimd } from "./simd.ts";
 import { byteOffset, type WasmBackend } from "./wasm_internals.ts";
 
 /** Input `x` → `gelu(x)`, tanh form. */
-export function geluKernel(simd: SimdKernels): KernelFunc {
+export function geluKernel(): KernelFunc {
   return (args) => {
     const { x } = args.inputs;
     const backend = args.backend as WasmBackend;
+    const simd = requireSimd(backend);
     const y = backend.makeOutput([...x.shape], "float32");
     const n = prod(x.shape);
     if (n > 0) simd.gelu(byteOffset(backend, x), byteOffset(backend, y), n);
@@ -24,10 +25,11 @@ export function geluKernel(simd: SimdKernels): KernelFunc {
 }
 
 /** Inputs `dy`, `x` → `dy · gelu'(x)`. */
-export function geluGradKernel(simd: SimdKernels): KernelFunc {
+export function geluGradKernel(): KernelFunc {
   return (args) => {
     const { dy, x } = args.inputs;
     const backend = args.backend as WasmBackend;
+    const simd = requireSimd(backend);
     const dx = backend.makeOutput([...x.shape], "float32");
     const n = prod(x.shape);
     if (n > 0) {
@@ -38,6 +40,6 @@ export function geluGradKernel(simd: SimdKernels): KernelFunc {
 }
 
 /** The two kernels, by name, for `tf.registerKernel` on the wasm backend. */
-export function activationKernels(simd: SimdKernels): Array<[string, KernelFunc]> {
-  return [[GELU, geluKernel(simd)], [GELU_GRAD, geluGradKernel(simd)]];
+export function activationKernels(): Array<[string, KernelFunc]> {
+  return [[GELU, geluKernel()], [GELU_GRAD, geluGradKernel()]];
 }

@@ -12,7 +12,7 @@
 import { ATTENTION, ATTENTION_GRAD } from "../layers/attention.ts";
 import type { Sgemm } from "./blas.ts";
 import type { KernelFunc } from "./kernel_common.ts";
-import type { SimdKernels } from "./simd.ts";
+import { requireSimd } from "./simd.ts";
 import {
   floatOffset,
   heapF32,
@@ -35,10 +35,11 @@ function sizes(q: TensorInfo, k: TensorInfo, v: TensorInfo) {
 }
 
 /** Inputs `q`, `k`, `v` → outputs `softmax(q kᵀ/√d) v` and the weights `P`. */
-export function attentionKernel(sgemm: Sgemm, simd: SimdKernels): KernelFunc {
+export function attentionKernel(sgemm: Sgemm): KernelFunc {
   return (args) => {
     const { q, k, v } = args.inputs;
     const backend = args.backend as WasmBackend;
+    const simd = requireSimd(backend);
     const { pairs, b, h, nq, nk, d, dv, scale } = sizes(q, k, v);
     const out = backend.makeOutput([b, h, nq, dv], "float32"),
       weights = backend.makeOutput([b, h, nq, nk], "float32");
@@ -46,9 +47,13 @@ export function attentionKernel(sgemm: Sgemm, simd: SimdKernels): KernelFunc {
     const H = heapF32(backend);
     const qo = floatOffset(backend, q), ko = floatOffset(backend, k), vo = floatOffset(backend, v);
     const oo = floatOffset(backend, out), po = floatOffset(backend, weights);
+    if (nk === 0) {
+      H.fill(0, oo, oo + pairs * nq * dv); // attention over nothing: zeros, as the ops give
+      return [out, weights];
+    }
     for (let i = 0; i < pairs; i++) {
       const p = po + i * nq * nk;
-      if (nk > 0 && d > 0) {
+      if (d > 0) {
         sgemm(
           false,
           true,
@@ -66,31 +71,34 @@ export function attentionKernel(sgemm: Sgemm, simd: SimdKernels): KernelFunc {
         );
       } else H.fill(0, p, p + nq * nk);
       simd.softmaxRows(p * 4, nq, nk);
-      sgemm(
-        false,
-        false,
-        nq,
-        dv,
-        nk,
-        1,
-        H.subarray(p),
-        nk,
-        H.subarray(vo + i * nk * dv),
-        dv,
-        0,
-        H.subarray(oo + i * nq * dv),
-        dv,
-      );
+      if (dv > 0) {
+        sgemm(
+          false,
+          false,
+          nq,
+          dv,
+          nk,
+          1,
+          H.subarray(p),
+          nk,
+          H.subarray(vo + i * nk * dv),
+          dv,
+          0,
+          H.subarray(oo + i * nq * dv),
+          dv,
+        );
+      }
     }
     return [out, weights];
   };
 }
 
 /** Inputs `dy`, `q`, `k`, `v`, `weights` → `dq`, `dk`, `dv`. */
-export function attentionGradKernel(sgemm: Sgemm, simd: SimdKernels): KernelFunc {
+export function attentionGradKernel(sgemm: Sgemm): KernelFunc {
   return (args) => {
     const { dy, q, k, v, weights } = args.inputs;
     const backend = args.backend as WasmBackend;
+    const simd = requireSimd(backend);
     const { pairs, nq, nk, d, dv, scale } = sizes(q, k, v);
     const dq = backend.makeOutput([...q.shape], "float32"),
       dk = backend.makeOutput([...k.shape], "float32"),
@@ -129,9 +137,9 @@ export function attentionGradKernel(sgemm: Sgemm, simd: SimdKernels): KernelFunc
 }
 
 /** The two kernels, by name, for `tf.registerKernel` on the wasm backend. */
-export function attentionKernels(sgemm: Sgemm, simd: SimdKernels): Array<[string, KernelFunc]> {
-  return [[ATTENTION, attentionKernel(sgemm, simd)], [
+export function attentionKernels(sgemm: Sgemm): Array<[string, KernelFunc]> {
+  return [[ATTENTION, attentionKernel(sgemm)], [
     ATTENTION_GRAD,
-    attentionGradKernel(sgemm, simd),
+    attentionGradKernel(sgemm),
   ]];
 }

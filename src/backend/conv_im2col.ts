@@ -10,7 +10,7 @@
 import type { Sgemm } from "./blas.ts";
 import { conv1Info, type ConvGrid, convGrid, inputOnGrid } from "./conv_geometry.ts";
 import { type KernelFunc, prod } from "./kernel_common.ts";
-import type { SimdKernels } from "./simd.ts";
+import { type SimdKernels, simdKernels } from "./simd.ts";
 import { floatOffset, heapF32, scratch, type WasmBackend } from "./wasm_internals.ts";
 
 /**
@@ -164,13 +164,11 @@ function copyFromGrid(
 }
 
 /** The forward pass by im2col. */
-export function im2colForward(
-  sgemm: Sgemm,
-  simd: SimdKernels | null,
-): (original: KernelFunc) => KernelFunc {
+export function im2colForward(sgemm: Sgemm): (original: KernelFunc) => KernelFunc {
   return (original) => (args) => {
     const { inputs: { x, filter }, attrs } = args;
     const backend = args.backend as WasmBackend;
+    const simd = simdKernels(backend);
     const g = x.dtype === "float32" ? conv1Info(x.shape, filter.shape, attrs) : null;
     if (!g || g.padTop < 0 || g.padLeft < 0) return original(args);
     const gc = convGrid(g, filter.shape), { kh, kw, cIn, cOut } = gc;
@@ -216,13 +214,11 @@ export function im2colForward(
  * dy · Wᵀ (one sgemm with the filter's full kh·kw·cIn as N), added back onto
  * a padded grid of the input (col2im), whose interior is dx.
  */
-export function im2colBackpropInput(
-  sgemm: Sgemm,
-  simd: SimdKernels | null,
-): (original: KernelFunc) => KernelFunc {
+export function im2colBackpropInput(sgemm: Sgemm): (original: KernelFunc) => KernelFunc {
   return (original) => (args) => {
     const { inputs: { dy, filter }, attrs } = args;
     const backend = args.backend as WasmBackend;
+    const simd = simdKernels(backend);
     const g = dy.dtype === "float32" ? conv1Info(attrs.inputShape, filter.shape, attrs) : null;
     if (!g || g.padTop < 0 || g.padLeft < 0) return original(args);
     const gc = convGrid(g, filter.shape), { kh, kw, cIn, cOut, gridH, gridW } = gc;
@@ -284,10 +280,11 @@ export function im2colBackpropInput(
 }
 
 /** dW of a conv: Σ over chunks of output positions of patchesᵀ · dy, one sgemm each. */
-export function im2colBackpropFilter(sgemm: Sgemm, simd: SimdKernels | null): KernelFunc {
+export function im2colBackpropFilter(sgemm: Sgemm): KernelFunc {
   return (args) => {
     const { inputs: { x, dy }, attrs } = args;
     const backend = args.backend as WasmBackend;
+    const simd = simdKernels(backend);
     const filterShape = attrs.filterShape as number[];
     const g = conv1Info(x.shape, filterShape, attrs);
     if (!g || g.padTop < 0 || g.padLeft < 0) {

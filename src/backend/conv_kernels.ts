@@ -13,7 +13,7 @@ import { type Conv1, conv1Info } from "./conv_geometry.ts";
 import { gridBackpropFilter, gridBackpropInput, gridForward } from "./conv_grid.ts";
 import { im2colBackpropFilter, im2colBackpropInput, im2colForward } from "./conv_im2col.ts";
 import type { KernelArgs, KernelFunc } from "./kernel_common.ts";
-import type { SimdKernels } from "./simd.ts";
+import { simdKernels } from "./simd.ts";
 import {
   floatOffset,
   heapF32,
@@ -46,56 +46,54 @@ export function setConvForm(f: ConvForm): ConvForm {
  * at 32x32 (forward 170 vs 202 ms, filter gradient 218 vs 277) and im2col
  * from 16x16 down.
  */
-function useGrid(g: Conv1, kh: number, kw: number, simd: SimdKernels | null): boolean {
+function useGrid(g: Conv1, kh: number, kw: number, backend: WasmBackend): boolean {
   if (form !== "auto") return form === "grid";
-  if (simd) return false;
+  if (simdKernels(backend)) return false;
   const grid = (g.outH + kh - 1) * (g.outW + kw - 1);
   return grid < 1.2 * g.outH * g.outW;
 }
 
 /** Conv2D: the grid or im2col form (stride 1), else tfjs's own kernel. */
-export function conv2dForward(
-  sgemm: Sgemm,
-  simd: SimdKernels | null,
-): (original: KernelFunc) => KernelFunc {
+export function conv2dForward(sgemm: Sgemm): (original: KernelFunc) => KernelFunc {
   return (original) => {
-    const grid = gridForward(sgemm)(original), im2col = im2colForward(sgemm, simd)(original);
+    const grid = gridForward(sgemm)(original), im2col = im2colForward(sgemm)(original);
     return (args) => {
       const { inputs: { x, filter }, attrs } = args;
       const g = conv1Info(x.shape, filter.shape, attrs);
-      return g && useGrid(g, filter.shape[0], filter.shape[1], simd) ? grid(args) : im2col(args);
+      return g && useGrid(g, filter.shape[0], filter.shape[1], args.backend)
+        ? grid(args)
+        : im2col(args);
     };
   };
 }
 
 /** Conv2DBackpropInput: the grid or im2col form (stride 1), else tfjs's own kernel. */
-export function conv2dBackpropInput(
-  sgemm: Sgemm,
-  simd: SimdKernels | null,
-): (original: KernelFunc) => KernelFunc {
+export function conv2dBackpropInput(sgemm: Sgemm): (original: KernelFunc) => KernelFunc {
   return (original) => {
     const grid = gridBackpropInput(sgemm)(original),
-      im2col = im2colBackpropInput(sgemm, simd)(original);
+      im2col = im2colBackpropInput(sgemm)(original);
     return (args) => {
       const { inputs: { filter }, attrs } = args;
       const g = conv1Info(attrs.inputShape, filter.shape, attrs);
       // The grid form places dy in a grid the input's size plus the filter's:
       // more bottom or right padding than the filter minus one does not fit.
       const fits = g !== null && g.outH - g.padTop <= g.inH && g.outW - g.padLeft <= g.inW;
-      return fits && useGrid(g, filter.shape[0], filter.shape[1], simd) ? grid(args) : im2col(args);
+      return fits && useGrid(g, filter.shape[0], filter.shape[1], args.backend)
+        ? grid(args)
+        : im2col(args);
     };
   };
 }
 
 /** Conv2DBackpropFilter (absent from stock tfjs-backend-wasm): grid, im2col or gather. */
-export function conv2dBackpropFilter(sgemm: Sgemm, simd: SimdKernels | null): KernelFunc {
-  const grid = gridBackpropFilter(sgemm), im2col = im2colBackpropFilter(sgemm, simd);
+export function conv2dBackpropFilter(sgemm: Sgemm): KernelFunc {
+  const grid = gridBackpropFilter(sgemm), im2col = im2colBackpropFilter(sgemm);
   return (args) => {
     const { inputs: { x }, attrs } = args;
     const [kh, kw] = attrs.filterShape as number[];
     const g = conv1Info(x.shape, attrs.filterShape, attrs);
     if (!g || g.padTop < 0 || g.padLeft < 0) return conv2dBackpropFilterGather(sgemm, args);
-    return useGrid(g, kh, kw, simd) ? grid(args) : im2col(args);
+    return useGrid(g, kh, kw, args.backend) ? grid(args) : im2col(args);
   };
 }
 

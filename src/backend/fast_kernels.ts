@@ -190,16 +190,17 @@ export function installFastKernels(
   if (installed) return;
   const backend = tf.backend();
   checkWasmInternals(backend);
+  // The SIMD kernels are looked up per call; here only whether they load.
   const simd = simdKernels(backend);
   if (options.matmul) {
     replaceKernel("BatchMatMul", batchMatMul(sgemm));
-    replaceKernel("Conv2D", conv2dForward(sgemm, simd));
-    replaceKernel("Conv2DBackpropInput", conv2dBackpropInput(sgemm, simd));
+    replaceKernel("Conv2D", conv2dForward(sgemm));
+    replaceKernel("Conv2DBackpropInput", conv2dBackpropInput(sgemm));
     replaceKernel("Sum", sumKernel(sgemm));
   }
   replaceKernel("Identity", identity);
   replaceKernel("Cast", cast);
-  replaceKernel("MaxPoolGrad", maxPoolGrad(simd));
+  replaceKernel("MaxPoolGrad", maxPoolGrad);
   replaceKernel("Concat", concat);
   // Absent from stock tfjs-backend-wasm 4.22.0: registered, not replaced.
   if (tf.getKernel("Conv2DBackpropFilter", "wasm")) {
@@ -208,15 +209,13 @@ export function installFastKernels(
   tf.registerKernel({
     kernelName: "Conv2DBackpropFilter",
     backendName: "wasm",
-    kernelFunc: conv2dBackpropFilter(sgemm, simd) as unknown as tf.KernelFunc,
+    kernelFunc: conv2dBackpropFilter(sgemm) as unknown as tf.KernelFunc,
   });
   // Fused kernels with no stock counterpart; without WebAssembly SIMD the
   // layers compute the same functions with ops.
-  const fused = simd
-    ? [...normKernels(simd), ...activationKernels(simd), ...headKernels(simd)]
-    : [];
+  const fused = simd ? [...normKernels(), ...activationKernels(), ...headKernels()] : [];
   // Attention calls sgemm per head: only where the matmuls are native too.
-  if (simd && options.matmul) fused.push(...attentionKernels(sgemm, simd));
+  if (simd && options.matmul) fused.push(...attentionKernels(sgemm));
   for (const [kernelName, kernelFunc] of fused) {
     if (!tf.getKernel(kernelName, "wasm")) {
       tf.registerKernel({

@@ -8,7 +8,7 @@
  */
 import { MERGE_HEADS, SPLIT_HEADS } from "../layers/attention.ts";
 import type { KernelFunc } from "./kernel_common.ts";
-import type { SimdKernels } from "./simd.ts";
+import { requireSimd, type SimdKernels } from "./simd.ts";
 import { byteOffset, type TensorInfo, type WasmBackend } from "./wasm_internals.ts";
 
 /** Copies between the fused tensor and its parts, three parts per pass. */
@@ -29,10 +29,11 @@ function copyParts(
 }
 
 /** Input `x` `[B, N, parts·H·dh]`, attrs `parts`, `heads` → `parts` × `[B, H, N, dh]`. */
-export function splitHeadsKernel(simd: SimdKernels): KernelFunc {
+export function splitHeadsKernel(): KernelFunc {
   return (args) => {
     const { inputs: { x }, attrs: { parts, heads } } = args;
     const backend = args.backend as WasmBackend;
+    const simd = requireSimd(backend);
     const [b, n, width] = x.shape;
     const dh = width / (parts * heads);
     if (x.shape.length !== 3 || !Number.isInteger(dh)) {
@@ -48,10 +49,11 @@ export function splitHeadsKernel(simd: SimdKernels): KernelFunc {
 }
 
 /** Inputs `0`…`parts-1`, each `[B, H, N, dh]` → `[B, N, parts·H·dh]` (attrs `parts`, `heads`). */
-export function mergeHeadsKernel(simd: SimdKernels): KernelFunc {
+export function mergeHeadsKernel(): KernelFunc {
   return (args) => {
     const { attrs: { parts, heads } } = args;
     const backend = args.backend as WasmBackend;
+    const simd = requireSimd(backend);
     const first = args.inputs["0"];
     const [b, h, n, dh] = first.shape;
     if (h !== heads) throw new Error(`mergeHeads: [${first.shape}] has ${h} heads, not ${heads}`);
@@ -70,6 +72,6 @@ export function mergeHeadsKernel(simd: SimdKernels): KernelFunc {
 }
 
 /** The two kernels, by name, for `tf.registerKernel` on the wasm backend. */
-export function headKernels(simd: SimdKernels): Array<[string, KernelFunc]> {
-  return [[SPLIT_HEADS, splitHeadsKernel(simd)], [MERGE_HEADS, mergeHeadsKernel(simd)]];
+export function headKernels(): Array<[string, KernelFunc]> {
+  return [[SPLIT_HEADS, splitHeadsKernel()], [MERGE_HEADS, mergeHeadsKernel()]];
 }

@@ -10,7 +10,7 @@
  */
 import { LAYER_NORM, LAYER_NORM_GRAD } from "../layers/norm.ts";
 import { type KernelFunc, prod } from "./kernel_common.ts";
-import type { SimdKernels } from "./simd.ts";
+import { requireSimd } from "./simd.ts";
 import { byteOffset, scratch, type TensorInfo, type WasmBackend } from "./wasm_internals.ts";
 
 /** Rows and row length of an input whose last axis is normalised. */
@@ -24,10 +24,11 @@ function rowsOf(x: TensorInfo): [number, number] {
  * and `1/√(σ² + eps)` (the shape of `x` with a last axis of 1), which the
  * gradient reads with `x`.
  */
-export function layerNormKernel(simd: SimdKernels): KernelFunc {
+export function layerNormKernel(): KernelFunc {
   return (args) => {
     const { inputs: { x, scale, shift }, attrs: { eps } } = args;
     const backend = args.backend as WasmBackend;
+    const simd = requireSimd(backend);
     const [rows, d] = rowsOf(x);
     const stats = [...x.shape.slice(0, -1), 1];
     const y = backend.makeOutput([...x.shape], "float32"),
@@ -46,10 +47,11 @@ export function layerNormKernel(simd: SimdKernels): KernelFunc {
  * `x̂ = (x - μ)·r`, and `dscale = Σ dy·x̂`, `dshift = Σ dy` over every row
  * (float64 totals of float32 blocks).
  */
-export function layerNormGradKernel(simd: SimdKernels): KernelFunc {
+export function layerNormGradKernel(): KernelFunc {
   return (args) => {
     const { inputs: { dy, x, mean, rstd, scale } } = args;
     const backend = args.backend as WasmBackend;
+    const simd = requireSimd(backend);
     const [rows, d] = rowsOf(dy);
     const dx = backend.makeOutput([...dy.shape], "float32"),
       dScale = backend.makeOutput([d], "float32"),
@@ -81,9 +83,9 @@ export function layerNormGradKernel(simd: SimdKernels): KernelFunc {
 }
 
 /** The two kernels, by name, for `tf.registerKernel` on the wasm backend. */
-export function normKernels(simd: SimdKernels): Array<[string, KernelFunc]> {
+export function normKernels(): Array<[string, KernelFunc]> {
   return [
-    [LAYER_NORM, layerNormKernel(simd)],
-    [LAYER_NORM_GRAD, layerNormGradKernel(simd)],
+    [LAYER_NORM, layerNormKernel()],
+    [LAYER_NORM_GRAD, layerNormGradKernel()],
   ];
 }

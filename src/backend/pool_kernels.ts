@@ -5,7 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { type KernelFunc, prod } from "./kernel_common.ts";
-import type { SimdKernels } from "./simd.ts";
+import { simdKernels } from "./simd.ts";
 import { byteOffset, floatOffset, heapF32, type WasmBackend } from "./wasm_internals.ts";
 
 /**
@@ -14,8 +14,8 @@ import { byteOffset, floatOffset, heapF32, type WasmBackend } from "./wasm_inter
  * tfjs-backend-wasm 4.22.0 returns different values for the same inputs
  * (see tests/layers_test.ts) and is a slow loop.
  */
-export function maxPoolGrad(simd: SimdKernels | null): (original: KernelFunc) => KernelFunc {
-  return (original) => (args) => {
+export function maxPoolGrad(original: KernelFunc): KernelFunc {
+  return (args) => {
     const { inputs: { dy, input }, attrs } = args;
     const backend = args.backend as WasmBackend;
     if (input.dtype !== "float32") return original(args);
@@ -30,8 +30,12 @@ export function maxPoolGrad(simd: SimdKernels | null): (original: KernelFunc) =>
     const out = backend.makeOutput([...input.shape], "float32");
     const { inHeight, inWidth, inChannels: c, outHeight, outWidth } = ci;
     const k = ci.filterHeight, sh = ci.strideHeight, sw = ci.strideWidth;
+    // 2x2 windows at stride 2 that all lie inside the input ('same' padding
+    // on an odd size adds a window past the edge: the general loop takes it).
     const twoByTwo = k === 2 && ci.filterWidth === 2 && sh === 2 && sw === 2 &&
-      ci.padInfo.top === 0 && ci.padInfo.left === 0;
+      ci.padInfo.top === 0 && ci.padInfo.left === 0 &&
+      2 * outHeight <= inHeight && 2 * outWidth <= inWidth;
+    const simd = simdKernels(backend);
     if (twoByTwo && simd) {
       // The common 2x2/2 case in SIMD, four channels at a time.
       simd.maxPoolGrad2x2(
@@ -62,11 +66,13 @@ export function maxPoolGrad(simd: SimdKernels | null): (original: KernelFunc) =>
               dyBase = dyo + ((b * outHeight + oy) * outWidth + ox) * c;
             for (let ch = 0; ch < c; ch++) {
               const p0 = i00 + ch, p1 = p0 + c, p2 = p0 + rowC, p3 = p2 + c;
-              let at = p0, best = H[xo + p0];
+              // From -∞ with a strict >, as tfjs's cpu backend: no NaN wins.
+              let at = -1, best = -Infinity;
+              if (H[xo + p0] > best) (best = H[xo + p0]), (at = p0);
               if (H[xo + p1] > best) (best = H[xo + p1]), (at = p1);
               if (H[xo + p2] > best) (best = H[xo + p2]), (at = p2);
               if (H[xo + p3] > best) at = p3;
-              H[oo + at] += H[dyBase + ch];
+              if (at >= 0) H[oo + at] += H[dyBase + ch];
             }
           }
         }

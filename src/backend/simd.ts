@@ -110,6 +110,17 @@ export function wasmMemory(backend: WasmBackend): WebAssembly.Memory | null {
 }
 
 /**
+ * The SIMD kernels on `backend`'s heap, for a kernel registered only where
+ * they loaded. Looked up per call (a WeakMap read): a wasm backend created
+ * anew has a new heap, and kernels bound to the old one would miss it.
+ */
+export function requireSimd(backend: WasmBackend): SimdKernels {
+  const kernels = simdKernels(backend);
+  if (!kernels) throw new Error("SIMD kernels: this wasm backend's memory cannot host them");
+  return kernels;
+}
+
+/**
  * The SIMD kernels on `backend`'s heap, or null where the engine lacks
  * WebAssembly SIMD or the backend's memory cannot be found.
  */

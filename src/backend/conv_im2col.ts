@@ -92,58 +92,28 @@ function col2imAdd(
   }
 }
 
-/** Patch rows out of the grid ({@linkcode im2col}), in SIMD where the module loaded. */
-function patchesOut(
+/**
+ * Patch rows `m0 .. m0+n` between the grid and `rows` (`n x kh·kw·cIn`):
+ * copied out ({@linkcode im2col}) or, with `adjoint`, added back
+ * ({@linkcode col2imAdd}); in SIMD where the module loaded.
+ */
+function patches(
   simd: SimdKernels | null,
   H: Float32Array,
   gridOffset: number,
   g: ConvGrid,
   m0: number,
   n: number,
-  dst: number,
+  rows: number,
+  adjoint: boolean,
 ): void {
-  if (!simd) return im2col(H, gridOffset, g, m0, n, dst);
-  simd.im2col(
-    gridOffset * 4,
-    g.gridH,
-    g.gridW,
-    g.cIn,
-    g.kh,
-    g.kw,
-    g.outH,
-    g.outW,
-    m0,
-    n,
-    dst * 4,
-    0,
-  );
-}
-
-/** Patch rows added back onto the grid ({@linkcode col2imAdd}), in SIMD where the module loaded. */
-function patchesBack(
-  simd: SimdKernels | null,
-  H: Float32Array,
-  gridOffset: number,
-  g: ConvGrid,
-  m0: number,
-  n: number,
-  src: number,
-): void {
-  if (!simd) return col2imAdd(H, gridOffset, g, m0, n, src);
-  simd.im2col(
-    gridOffset * 4,
-    g.gridH,
-    g.gridW,
-    g.cIn,
-    g.kh,
-    g.kw,
-    g.outH,
-    g.outW,
-    m0,
-    n,
-    src * 4,
-    1,
-  );
+  if (!simd) {
+    return adjoint
+      ? col2imAdd(H, gridOffset, g, m0, n, rows)
+      : im2col(H, gridOffset, g, m0, n, rows);
+  }
+  const { gridH, gridW, cIn, kh, kw, outH, outW } = g;
+  simd.im2col(gridOffset * 4, gridH, gridW, cIn, kh, kw, outH, outW, m0, n, rows * 4, +adjoint);
 }
 
 /** Copy the `h x w` window at (top, left) of each image's grid out, densely. */
@@ -184,7 +154,7 @@ export function im2colForward(sgemm: Sgemm): (original: KernelFunc) => KernelFun
       // The filter [kh][kw][cIn][cOut] is already the [kh·kw·cIn, cOut] matrix.
       for (let m0 = 0; m0 < rows; m0 += step) {
         const n = Math.min(step, rows - m0);
-        patchesOut(simd, H, grid.offset, gc, m0, n, cols.offset);
+        patches(simd, H, grid.offset, gc, m0, n, cols.offset, false);
         sgemm(
           false,
           false,
@@ -250,7 +220,7 @@ export function im2colBackpropInput(sgemm: Sgemm): (original: KernelFunc) => Ker
           H.subarray(dcols.offset),
           k,
         );
-        patchesBack(simd, H, grid.offset, gc, m0, n, dcols.offset);
+        patches(simd, H, grid.offset, gc, m0, n, dcols.offset, true);
       }
       const oOff = floatOffset(backend, out);
       H.fill(0, oOff, oOff + prod(out.shape));
@@ -307,7 +277,7 @@ export function im2colBackpropFilter(sgemm: Sgemm): KernelFunc {
         oOff = floatOffset(backend, out);
       for (let m0 = 0; m0 < rows; m0 += step) {
         const n = Math.min(step, rows - m0);
-        patchesOut(simd, H, grid.offset, gc, m0, n, cols.offset);
+        patches(simd, H, grid.offset, gc, m0, n, cols.offset, false);
         sgemm(
           true,
           false,

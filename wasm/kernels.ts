@@ -379,13 +379,20 @@ export function maxPoolGrad2x2(
 
 // ---- attention heads: [B, N, parts·H·dh] <-> parts × [B, H, N, dh]
 
+// Rows of floats, vector by vector: for short rows (a head's 32 floats)
+// inline loads and stores beat memory.copy, which calls into the engine.
 // @ts-ignore: decorator
 @inline
-function copyRow(to: usize, from: usize, bytes: usize, vectors: bool): void {
-  // memory.copy is a call into the engine: for short rows, copy vectors inline.
-  if (vectors) {
-    for (let j: usize = 0; j < bytes; j += 16) v128.store(to + j, v128.load(from + j));
-  } else memory.copy(to, from, bytes);
+function copyFloats(to: usize, from: usize, floats: i32): void {
+  const body = floats & ~3;
+  for (let t = 0; t < body; t += 4) {
+    const o = <usize>t << 2;
+    v128.store(to + o, v128.load(from + o));
+  }
+  for (let t = body; t < floats; t++) {
+    const o = <usize>t << 2;
+    store<f32>(to + o, load<f32>(from + o));
+  }
 }
 
 /**
@@ -409,7 +416,6 @@ export function splitHeads(
   merge: bool,
 ): void {
   const chunk = <usize>dh << 2;
-  const vectors = (dh & 3) == 0 && dh <= 64;
   const headStep = <usize>n * chunk;
   let s = src;
   for (let bi = 0; bi < b; bi++) {
@@ -418,8 +424,8 @@ export function splitHeads(
       for (let p = 0; p < count; p++) {
         let d = (p == 0 ? d0 : p == 1 ? d1 : d2) + (<usize>bi * h * n + t) * chunk;
         for (let hi = 0; hi < h; hi++) {
-          if (merge) copyRow(s, d, chunk, vectors);
-          else copyRow(d, s, chunk, vectors);
+          if (merge) copyFloats(s, d, dh);
+          else copyFloats(d, s, dh);
           s += chunk;
           d += headStep;
         }
@@ -442,20 +448,6 @@ function addRow(to: usize, from: usize, floats: i32): void {
   for (let t = body; t < floats; t++) {
     const o = <usize>t << 2;
     store<f32>(to + o, load<f32>(to + o) + load<f32>(from + o));
-  }
-}
-
-// @ts-ignore: decorator
-@inline
-function copyFloats(to: usize, from: usize, floats: i32): void {
-  const body = floats & ~3;
-  for (let t = 0; t < body; t += 4) {
-    const o = <usize>t << 2;
-    v128.store(to + o, v128.load(from + o));
-  }
-  for (let t = body; t < floats; t++) {
-    const o = <usize>t << 2;
-    store<f32>(to + o, load<f32>(from + o));
   }
 }
 

@@ -6,6 +6,7 @@
  * and training images of a CIFAR-10 copy in the official record layout.
  */
 import { dataFlag, numberFlag, parseFlags, resolvePath, runMain } from "../src/cli/args.ts";
+import { envWithoutLoaderVariables } from "../src/cli/child_env.ts";
 import { parseBatch, RECORD_BYTES, resolveDataDir } from "../src/data/cifar.ts";
 import { parseCheckpoint } from "../src/train/checkpoint.ts";
 import { dataDir } from "../src/train/config.ts";
@@ -64,6 +65,9 @@ async function bundle(entry: string, output: string): Promise<void> {
       output,
       entry,
     ],
+    // Under --allow-run=<deno>, an inherited LD_LIBRARY_PATH would stop the spawn.
+    env: envWithoutLoaderVariables(),
+    clearEnv: true,
     stdout: "null",
     stderr: "piped",
   }).output();

@@ -68,8 +68,18 @@ export async function task(
 }
 
 /** `deno task NAME args` started from `cwd`: deno.json's own permissions and INIT_CWD. */
-export async function denoTask(name: string, args: string[], cwd = ROOT): Promise<TaskResult> {
-  return await spawn(["task", "--quiet", "--config", join(ROOT, "deno.json"), name, ...args], cwd);
+export async function denoTask(
+  name: string,
+  args: string[],
+  cwd = ROOT,
+  env: Record<string, string> = {},
+): Promise<TaskResult> {
+  return await spawn(
+    ["task", "--quiet", "--config", join(ROOT, "deno.json"), name, ...args],
+    cwd,
+    undefined,
+    { env },
+  );
 }
 
 async function spawn(

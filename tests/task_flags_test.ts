@@ -57,8 +57,10 @@ Deno.test("deno.json grants each task only what it uses", async () => {
   const command = (name: string) => tasks[name].command as string;
   assert.doesNotMatch(command("eval"), /--allow-write/);
   assert.doesNotMatch(command("info"), /--allow-(env|write|ffi|run)/);
-  assert.doesNotMatch(command("bench"), /--allow-write|--allow-run(?!=)/);
-  assert.match(command("bench"), /--allow-run="\$\(deno eval -p 'Deno\.execPath\(\)'\)"/);
+  // bench's children may need LD_LIBRARY_PATH (the GPU driver's libraries on
+  // CUDA machines), which Deno passes on only under an unrestricted --allow-run.
+  assert.doesNotMatch(command("bench"), /--allow-write/);
+  assert.match(command("bench"), /--allow-run(\s|$)/);
   // site runs only deno (to bundle); serve reads and listens on the loopback, nothing more.
   assert.match(command("site"), /--allow-run="\$\(deno eval -p 'Deno\.execPath\(\)'\)"/);
   assert.doesNotMatch(command("site"), /--allow-(ffi|net)|--allow-run(?!=)/);
@@ -67,6 +69,34 @@ Deno.test("deno.json grants each task only what it uses", async () => {
   const info = await denoTask("info", ["--json"]);
   assert.equal(info.code, 0, info.stderr);
   assert.equal(JSON.parse(info.stdout).length, 10); // 4 shared presets x 2 kinds, 2 of one kind
+});
+
+Deno.test("bench and site start their children where LD_LIBRARY_PATH is set, as on CUDA machines", async () => {
+  // Deno passes LD_* on to a child only under an unrestricted --allow-run.
+  const env = { LD_LIBRARY_PATH: join(tmp, "no-such-lib") };
+  const bench = await denoTask(
+    "bench",
+    [
+      "--json",
+      "--paths",
+      "fast",
+      "--presets",
+      "small",
+      "--max-seconds",
+      "1",
+      "--batch-size",
+      "8",
+    ],
+    ROOT,
+    env,
+  );
+  assert.equal(bench.code, 0, bench.stderr);
+  const records = JSON.parse(bench.stdout) as { error?: string; imagesPerSecond?: number }[];
+  assert.deepEqual(records.filter((r) => r.error), []);
+  assert.ok(records.some((r) => (r.imagesPerSecond ?? 0) > 0), bench.stdout);
+  const site = await denoTask("site", ["--data", "sample", "--out", join(tmp, "site")], ROOT, env);
+  assert.equal(site.code, 0, site.stderr);
+  assert.ok(await exists(join(tmp, "site", "index.html")));
 });
 
 Deno.test("data removes the extraction folders of killed runs before it starts", async () => {

@@ -145,28 +145,31 @@ async function adamw(backend: string) {
   };
 }
 
-/** A program binding one storage buffer more than the device allows. */
-class TooManyBuffersProgram {
-  variableNames: string[];
+/**
+ * A copy whose workgroup is twice what the device allows: invalid on every
+ * adapter, whatever its limits (a program over the storage-buffer limit, as
+ * #12's AddN was, needs 500,000 bindings on NVIDIA's Vulkan driver).
+ */
+class OversizedWorkgroupProgram {
+  variableNames = ["x"];
   dispatchLayout: { x: number[] };
   dispatch: [number, number, number] = [1, 1, 1];
-  workgroupSize: [number, number, number] = [64, 1, 1];
+  workgroupSize: [number, number, number];
   size = true;
   shaderKey: string;
-  constructor(inputs: number, public outputShape: number[]) {
-    this.variableNames = Array.from({ length: inputs }, (_, i) => `T${i}`);
+  constructor(invocations: number, public outputShape: number[]) {
+    this.workgroupSize = [2 * invocations, 1, 1];
     this.dispatchLayout = { x: outputShape.map((_, i) => i) };
-    this.shaderKey = `tooManyBuffers${inputs}`;
+    this.shaderKey = `oversizedWorkgroup${invocations}`;
   }
   getUserCode(): string {
-    const sum = this.variableNames.map((v) => `${v}[index]`).join(" + ");
-    return `fn main(index : i32) { if (index < uniforms.size) { setOutputAtIndex(index, ${sum}); } }`;
+    return `fn main(index : i32) { if (index < uniforms.size) { setOutputAtIndex(index, x[index]); } }`;
   }
 }
 
 /**
- * Make webgpu's `kernel` also run a program over the device's limit, as AddN
- * did (#12), from the moment `armFile` exists.
+ * Make webgpu's `kernel` also run a program over the device's limits (as
+ * AddN did, #12), from the moment `armFile` exists.
  */
 function breakKernel(kernel: string, armFile: string) {
   const stock = tf.getKernel(kernel, "webgpu")!;
@@ -185,10 +188,10 @@ function breakKernel(kernel: string, armFile: string) {
         runWebGPUProgram(p: unknown, inputs: tf.TensorInfo[], dtype: string): tf.TensorInfo;
         disposeData(id: unknown): void;
       };
-      const n = backend.device.limits.maxStorageBuffersPerShaderStage;
+      const n = backend.device.limits.maxComputeInvocationsPerWorkgroup;
       const extra = backend.runWebGPUProgram(
-        new TooManyBuffersProgram(n, out.shape),
-        Array(n).fill(out),
+        new OversizedWorkgroupProgram(n, out.shape),
+        [out],
         out.dtype,
       );
       backend.disposeData(extra.dataId);

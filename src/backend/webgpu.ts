@@ -30,6 +30,8 @@ export interface AdapterLike {
   };
   /** The adapter's limits; the device is requested with all of them. */
   limits?: { maxBindingsPerBindGroup?: number };
+  /** The adapter's optional features (`GPUAdapter.features`). */
+  features?: ReadonlySet<string>;
   /** Where older runtimes report it. */
   isFallbackAdapter?: boolean;
 }
@@ -79,10 +81,24 @@ export function isSoftwareAdapter(a: AdapterLike): boolean {
 }
 
 /**
+ * Features wgpu's Vulkan backend offered on every adapter we have seen
+ * (lavapipe; NVIDIA's driver 580 on an H100) and its GL backend on none
+ * (Mesa's llvmpipe; NVIDIA's GL on the same H100).
+ */
+const NOT_ON_GL = [
+  "shader-f16",
+  "bgra8unorm-storage",
+  "rg11b10ufloat-renderable",
+  "float32-blendable",
+];
+
+/**
  * The native API under the adapter, where it can be told: Deno's WebGPU
- * (wgpu) does not report it. `DENO_WEBGPU_BACKEND` forces one; wgpu's GL
- * backend reports no limit on bindings per bind group (2^32 - 1) where its
- * Vulkan backend reports a real one; on Linux those are the only two.
+ * (wgpu) does not report it. `DENO_WEBGPU_BACKEND` forces one. wgpu's GL
+ * backend reports no limit on bindings per bind group (2^32 - 1); its Vulkan
+ * backend reports a real one on Mesa but none on NVIDIA's driver either, so
+ * an unlimited adapter is GL only without the features GL never has. On
+ * Linux those are the only two.
  */
 export function graphicsApi(a: AdapterLike): string | null {
   const names: Record<string, string> = {
@@ -95,7 +111,8 @@ export function graphicsApi(a: AdapterLike): string | null {
     const forced = Deno.env.get("DENO_WEBGPU_BACKEND")?.trim().toLowerCase();
     if (forced && names[forced]) return names[forced];
   } catch { /* no env permission: guess below */ }
-  if (a.limits?.maxBindingsPerBindGroup === 0xffffffff) return "GL";
+  const unlimited = a.limits?.maxBindingsPerBindGroup === 0xffffffff;
+  if (unlimited && !NOT_ON_GL.some((f) => a.features?.has(f))) return "GL";
   if (Deno.build.os === "linux") return "Vulkan";
   if (Deno.build.os === "darwin") return "Metal";
   return null;

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { selectBackend } from "../src/backend/select.ts";
 import { setConvChunkFloats, setConvForm } from "../src/backend/conv_kernels.ts";
 import { checkWasmInternals } from "../src/backend/wasm_internals.ts";
-import { LAYER_NORM, layerNorm } from "../src/layers/norm.ts";
+import { BATCH_NORM, batchNorm, LAYER_NORM, layerNorm } from "../src/layers/norm.ts";
 import { GELU, gelu } from "../src/layers/activations.ts";
 import {
   ATTENTION,
@@ -209,6 +209,34 @@ Deno.test({
       tf.dispose([value, ...grads]);
       tf.dispose(layerNorm({ scale: s, shift: b }, x)); // evaluation: nothing kept for a gradient
       assert.equal(tf.memory().numTensors, before, `layerNorm ${shape} left tensors behind`);
+      tf.dispose([x, s, b]);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "fast kernels: the fused batch norm (batch statistics) and its gradient agree with the ops on cpu, without leaks",
+  ignore: !fast,
+  fn: async () => {
+    assert.ok(tf.getKernel(BATCH_NORM, "wasm"), "the fast path registers the fused batch norm");
+    // Channel counts with and without a 4-float tail; 70 rows cross a 64-row block.
+    for (const shape of [[2, 3, 3, 8], [1, 5, 14, 5], [3, 2, 2, 3], [4, 4, 4, 24]]) {
+      const c = shape[3];
+      // An offset of 3 and a spread of 2: the variance's two passes matter.
+      const x = tf.tidy(() => tf.add(tf.mul(seeded(shape, 31), 2), 3)) as tf.Tensor4D;
+      const s = seeded([c], 32), b = seeded([c], 33);
+      // On cpu no fused kernel is registered: batchNorm() there is the op-by-op reference.
+      const f = (xs: tf.Tensor, ss: tf.Tensor, bs: tf.Tensor) =>
+        batchNorm({ scale: ss, shift: bs }, xs as never, null);
+      await agree(`batchNorm ${shape}`, [x, s, b], f);
+      const before = tf.memory().numTensors;
+      const { value, grads } = tf.valueAndGrads((xs: tf.Tensor, ss: tf.Tensor, bs: tf.Tensor) =>
+        tf.sum(tf.square(f(xs, ss, bs))) as tf.Scalar
+      )([x, s, b]);
+      tf.dispose([value, ...grads]);
+      tf.dispose(f(x, s, b)); // no gradient: nothing kept
+      assert.equal(tf.memory().numTensors, before, `batchNorm ${shape} left tensors behind`);
       tf.dispose([x, s, b]);
     }
   },

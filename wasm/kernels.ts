@@ -291,6 +291,208 @@ export function layerNormGrad(
   }
 }
 
+// ---- batch norm over rows of channels (channels last), batch statistics
+
+/**
+ * Adds to the float64 column totals at `total` (d doubles) the column sums of
+ * `rows` rows of `d` floats at `x`, of `(x - center)²` where `center` is not
+ * 0 (d floats). Sums gather in float32 over blocks of `block` rows in `acc`
+ * (d floats of scratch), so a batch of 10^5 rows loses no precision.
+ */
+function columnSums(
+  x: usize,
+  rows: i32,
+  d: i32,
+  center: usize,
+  acc: usize,
+  total: usize,
+): void {
+  const body = d & ~3;
+  const rowBytes = <usize>d << 2;
+  const block = 64;
+  for (let r0 = 0; r0 < rows; r0 += block) {
+    memory.fill(acc, 0, rowBytes);
+    const r1 = min(rows, r0 + block);
+    for (let r = r0; r < r1; r++) {
+      const xr = x + <usize>r * rowBytes;
+      if (center) {
+        for (let j = 0; j < body; j += 4) {
+          const o = <usize>j << 2;
+          const c = f32x4.sub(v128.load(xr + o), v128.load(center + o));
+          v128.store(acc + o, f32x4.add(v128.load(acc + o), f32x4.mul(c, c)));
+        }
+        for (let j = body; j < d; j++) {
+          const o = <usize>j << 2;
+          const c = load<f32>(xr + o) - load<f32>(center + o);
+          store<f32>(acc + o, load<f32>(acc + o) + c * c);
+        }
+      } else {
+        for (let j = 0; j < body; j += 4) {
+          const o = <usize>j << 2;
+          v128.store(acc + o, f32x4.add(v128.load(acc + o), v128.load(xr + o)));
+        }
+        for (let j = body; j < d; j++) {
+          const o = <usize>j << 2;
+          store<f32>(acc + o, load<f32>(acc + o) + load<f32>(xr + o));
+        }
+      }
+    }
+    for (let j = 0; j < d; j++) {
+      const o8 = <usize>j << 3;
+      store<f64>(total + o8, load<f64>(total + o8) + <f64>load<f32>(acc + (<usize>j << 2)));
+    }
+  }
+}
+
+/**
+ * Batch norm with this batch's statistics: per channel (column) the mean μ
+ * and `r = 1/√(σ² + eps)` (biased variance, two passes), then
+ * `y = (x - μ)·r·scale + shift`. Scratch: `total` d doubles (8-byte
+ * aligned), `acc` d floats.
+ */
+export function batchNorm(
+  x: usize,
+  scale: usize,
+  shift: usize,
+  y: usize,
+  mean: usize,
+  rstd: usize,
+  rows: i32,
+  d: i32,
+  eps: f32,
+  acc: usize,
+  total: usize,
+): void {
+  const n = <f64>rows;
+  memory.fill(total, 0, <usize>d << 3);
+  columnSums(x, rows, d, 0, acc, total);
+  for (let j = 0; j < d; j++) {
+    store<f32>(mean + (<usize>j << 2), <f32>(load<f64>(total + (<usize>j << 3)) / n));
+  }
+  memory.fill(total, 0, <usize>d << 3);
+  columnSums(x, rows, d, mean, acc, total);
+  // y = x·a + b per channel, a = r·scale, b = shift - μ·a (acc holds a, total's
+  // first floats b: the totals are read first).
+  const a = acc, b = total;
+  for (let j = 0; j < d; j++) {
+    const o = <usize>j << 2;
+    const rs = <f32>(1 / Math.sqrt(load<f64>(total + (<usize>j << 3)) / n + <f64>eps));
+    store<f32>(rstd + o, rs);
+    store<f32>(a + o, rs * load<f32>(scale + o));
+  }
+  for (let j = 0; j < d; j++) {
+    const o = <usize>j << 2;
+    store<f32>(b + o, load<f32>(shift + o) - load<f32>(mean + o) * load<f32>(a + o));
+  }
+  const body = d & ~3;
+  const rowBytes = <usize>d << 2;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * rowBytes, yr = y + <usize>r * rowBytes;
+    for (let j = 0; j < body; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(yr + o, f32x4.add(f32x4.mul(v128.load(xr + o), v128.load(a + o)), v128.load(b + o)));
+    }
+    for (let j = body; j < d; j++) {
+      const o = <usize>j << 2;
+      store<f32>(yr + o, load<f32>(xr + o) * load<f32>(a + o) + load<f32>(b + o));
+    }
+  }
+}
+
+/**
+ * The batch norm's gradient with batch statistics, N = rows:
+ * `dshift = Σ dy`, `dscale = Σ dy·x̂` with `x̂ = (x - μ)·r`, and
+ * `dx = scale·r·(dy - dshift/N - x̂·dscale/N)`. Column sums as in
+ * {@linkcode layerNormGrad}: float32 blocks in `acc` (2d floats) into float64
+ * totals in `total` (2d doubles).
+ */
+export function batchNormGrad(
+  dy: usize,
+  x: usize,
+  mean: usize,
+  rstd: usize,
+  scale: usize,
+  dx: usize,
+  dscale: usize,
+  dshift: usize,
+  rows: i32,
+  d: i32,
+  acc: usize,
+  total: usize,
+): void {
+  const body = d & ~3;
+  const rowBytes = <usize>d << 2;
+  const accShift = acc + rowBytes;
+  const totalShift = total + (<usize>d << 3);
+  memory.fill(total, 0, <usize>d << 4);
+  const block = 64;
+  for (let r0 = 0; r0 < rows; r0 += block) {
+    memory.fill(acc, 0, rowBytes << 1);
+    const r1 = min(rows, r0 + block);
+    for (let r = r0; r < r1; r++) {
+      const base = <usize>r * rowBytes;
+      for (let j = 0; j < body; j += 4) {
+        const o = <usize>j << 2;
+        const g = v128.load(dy + base + o);
+        const n = f32x4.mul(f32x4.sub(v128.load(x + base + o), v128.load(mean + o)), v128.load(rstd + o));
+        v128.store(acc + o, f32x4.add(v128.load(acc + o), f32x4.mul(g, n)));
+        v128.store(accShift + o, f32x4.add(v128.load(accShift + o), g));
+      }
+      for (let j = body; j < d; j++) {
+        const o = <usize>j << 2;
+        const g = load<f32>(dy + base + o);
+        const n = (load<f32>(x + base + o) - load<f32>(mean + o)) * load<f32>(rstd + o);
+        store<f32>(acc + o, load<f32>(acc + o) + g * n);
+        store<f32>(accShift + o, load<f32>(accShift + o) + g);
+      }
+    }
+    for (let j = 0; j < d; j++) {
+      const o4 = <usize>j << 2, o8 = <usize>j << 3;
+      store<f64>(total + o8, load<f64>(total + o8) + <f64>load<f32>(acc + o4));
+      store<f64>(totalShift + o8, load<f64>(totalShift + o8) + <f64>load<f32>(accShift + o4));
+    }
+  }
+  // Per channel: dx = dy·k + x̂·m + c with k = scale·r, m = -k·dscale/N,
+  // c = -k·dshift/N; x̂·m = x·m·r - μ·m·r, folded into c. k, m' = m·r and
+  // c' in acc's 2d floats and the first d floats of total (read first).
+  const n = <f32>rows;
+  const k = acc, m = accShift, c = total;
+  for (let j = 0; j < d; j++) {
+    const o4 = <usize>j << 2, o8 = <usize>j << 3;
+    const ds = <f32>load<f64>(total + o8), db = <f32>load<f64>(totalShift + o8);
+    store<f32>(dscale + o4, ds);
+    store<f32>(dshift + o4, db);
+  }
+  for (let j = 0; j < d; j++) {
+    const o = <usize>j << 2;
+    const rs = load<f32>(rstd + o);
+    const kj = load<f32>(scale + o) * rs;
+    const mj = -kj * load<f32>(dscale + o) / n * rs;
+    store<f32>(k + o, kj);
+    store<f32>(m + o, mj);
+    store<f32>(c + o, -kj * load<f32>(dshift + o) / n - load<f32>(mean + o) * mj);
+  }
+  for (let r = 0; r < rows; r++) {
+    const base = <usize>r * rowBytes;
+    for (let j = 0; j < body; j += 4) {
+      const o = <usize>j << 2;
+      const v = f32x4.add(
+        f32x4.mul(v128.load(dy + base + o), v128.load(k + o)),
+        f32x4.add(f32x4.mul(v128.load(x + base + o), v128.load(m + o)), v128.load(c + o)),
+      );
+      v128.store(dx + base + o, v);
+    }
+    for (let j = body; j < d; j++) {
+      const o = <usize>j << 2;
+      store<f32>(
+        dx + base + o,
+        load<f32>(dy + base + o) * load<f32>(k + o) + load<f32>(x + base + o) * load<f32>(m + o) +
+          load<f32>(c + o),
+      );
+    }
+  }
+}
+
 // ---- max-pool gradient, 2x2 windows at stride 2, no padding, channels last
 
 /**

@@ -38,6 +38,33 @@ export interface SimdKernels {
     acc: number,
     total: number,
   ): void;
+  batchNorm(
+    x: number,
+    scale: number,
+    shift: number,
+    y: number,
+    mean: number,
+    rstd: number,
+    rows: number,
+    d: number,
+    eps: number,
+    acc: number,
+    total: number,
+  ): void;
+  batchNormGrad(
+    dy: number,
+    x: number,
+    mean: number,
+    rstd: number,
+    scale: number,
+    dx: number,
+    dscale: number,
+    dshift: number,
+    rows: number,
+    d: number,
+    acc: number,
+    total: number,
+  ): void;
   maxPoolGrad2x2(
     x: number,
     dy: number,

@@ -1,6 +1,6 @@
 /**
- * Normalisations written by hand: layer norm over the last axis, and group
- * norm for channels-last feature maps.
+ * Normalisations written by hand: layer norm over the last axis, group norm
+ * and batch norm for channels-last feature maps.
  *
  * @module
  */
@@ -185,9 +185,54 @@ export function batchNorm(
     [null, null, null, c],
     "batchNorm input",
   );
+  if (stats === null && tf.getKernel(BATCH_NORM, tf.getBackend())) {
+    return cast(tf.tidy(() => {
+      const [y] = tf.engine().runKernel(
+        BATCH_NORM,
+        { x, scale: params.scale, shift: params.shift },
+        { eps },
+      ) as tf.Tensor[];
+      return y;
+    }));
+  }
   return cast(tf.tidy(() => {
     const { mean, variance } = stats ?? batchMoments(x);
     const factor = tf.mul(tf.rsqrt(tf.add(variance, eps)), params.scale); // (C,)
     return tf.add(tf.mul(tf.sub(x, mean), factor), params.shift);
   }));
 }
+
+/**
+ * A fused batch-norm kernel (batch statistics, for training) a backend may
+ * register (the fast CPU path does): inputs `x`, `scale`, `shift`, attr
+ * `eps`; outputs `y` and each channel's batch mean and `1/σ`. Where it is
+ * registered, {@linkcode batchNorm} without `stats` runs it instead of the
+ * ops, and its gradient is {@linkcode BATCH_NORM_GRAD}.
+ */
+export const BATCH_NORM = "VisionAttentionBatchNorm";
+
+/**
+ * The fused batch norm's gradient kernel: inputs `dy`, `x`, `mean`, `rstd`,
+ * `scale`; outputs `dx`, `dscale`, `dshift`.
+ */
+export const BATCH_NORM_GRAD = "VisionAttentionBatchNormGrad";
+
+// One call of the gradient kernel gives all three input gradients, through
+// the batch statistics too (they are functions of x).
+tf.registerGradient({
+  kernelName: BATCH_NORM,
+  inputsToSave: ["x", "scale"],
+  outputsToSave: [false, true, true],
+  gradFunc: (dys, saved) => {
+    const dy = Array.isArray(dys) ? dys[0] : dys;
+    const [x, scale, mean, rstd] = saved;
+    const [dx, dScale, dShift] = tf.engine().runKernel(BATCH_NORM_GRAD, {
+      dy,
+      x,
+      mean,
+      rstd,
+      scale,
+    }) as tf.Tensor[];
+    return { x: () => dx, scale: () => dScale, shift: () => dShift };
+  },
+});

@@ -6,6 +6,8 @@
 //   adamw BACKEND                     adamwStep (webgpu) or adamwStepOnHost (cpu), 3 steps;
 //                                     and an addN over 40 tensors
 //   break KERNEL FILE TRAIN-ARGS...   `deno task train`, KERNEL broken on webgpu once FILE exists
+//   upload BACKEND                    host tensors of each dtype read by a kernel, twice (the
+//                                     second time into pooled buffers)
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, selectBackend } from "../src/backend/select.ts";
 import { countsBetween, type WebGPUCounts, webgpuCounts } from "../src/backend/webgpu_counters.ts";
@@ -200,6 +202,30 @@ function breakKernel(kernel: string, armFile: string) {
   });
 }
 
+/** What kernels see of uploaded host tensors: float32, int32, bool and a 3 MB batch. */
+async function uploads() {
+  const rounds = [];
+  for (let round = 0; round < 2; round++) {
+    const n = 256 * 3072; // a training batch of CIFAR images
+    const big = tf.tensor1d(
+      Float32Array.from({ length: n }, (_, k) => ((k * 7 + round) % 1001) - 500),
+    );
+    const f = tf.tensor1d([1.5, -2, 3.25 + round]);
+    const i = tf.tensor1d([2 ** 30, -(2 ** 31), 9 + round], "int32");
+    const b = tf.tensor1d([true, false, round === 0], "bool");
+    const outs = [
+      tf.mul(f, 2),
+      tf.reverse(i), // a copy: tfjs's webgpu adds int32 in float32
+      tf.logicalNot(b),
+      tf.slice(tf.mul(big, 1), [0], [5]),
+      tf.slice(tf.mul(big, 1), [n - 5], [5]),
+    ];
+    rounds.push(await Promise.all(outs.map(async (t) => Array.from(await t.data()))));
+    tf.dispose([big, f, i, b, ...outs]);
+  }
+  return rounds;
+}
+
 const [mode, ...rest] = Deno.args;
 if (mode === "break") {
   await selectBackend("webgpu", true);
@@ -209,6 +235,8 @@ if (mode === "break") {
   await selectBackend(rest[0] as BackendName, true);
   const result = mode === "parity"
     ? await parity(rest[1], Number(rest[2]), Number(rest[3]))
+    : mode === "upload"
+    ? await uploads()
     : await adamw(rest[0]);
   console.log(JSON.stringify(result));
 }

@@ -185,6 +185,17 @@ Deno.test({
 
 Deno.test({
   name:
+    "webgpu: host tensors of every dtype reach the kernels as on cpu, uploaded with writeBuffer",
+  ignore,
+  fn: async () => {
+    const [gpu, cpu] = await Promise.all([child(["upload", "webgpu"]), child(["upload", "cpu"])]);
+    assert.deepEqual(gpu, cpu);
+    assert.deepEqual(gpu[0][1], [9, -(2 ** 31), 2 ** 30]); // int32 kept exact
+  },
+});
+
+Deno.test({
+  name:
     "webgpu: a validation error stops training, naming step and kernel; the last checkpoint stays",
   ignore,
   fn: async () => {

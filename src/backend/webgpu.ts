@@ -6,6 +6,8 @@
  * - its errors are captured ({@linkcode installErrorCapture}) instead of
  *   silently dropping command batches;
  * - the kernels it lacks or gets wrong are ours ({@linkcode installWebGPUKernels});
+ * - uploads go through `writeBuffer`, not a mapped staging buffer
+ *   ({@linkcode uploadByWriteBuffer}: Deno's `getMappedRange` is slow);
  * - its work is counted ({@linkcode installCounters});
  * - Mesa does not print "XDG_RUNTIME_DIR is invalid or not set" when probing.
  *
@@ -14,6 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { installCounters } from "./webgpu_counters.ts";
 import { installErrorCapture } from "./webgpu_errors.ts";
+import { uploadByWriteBuffer } from "./webgpu_upload.ts";
 import { checkWebGPUInternals } from "./webgpu_internals.ts";
 import { guardSyncReads, installWebGPUKernels, shareScalarConstants } from "./webgpu_kernels.ts";
 
@@ -208,6 +211,7 @@ export async function startWebGPU(adapter: GPUAdapter): Promise<string> {
   const backend = tf.backend();
   checkWebGPUInternals(backend);
   installErrorCapture(backend);
+  uploadByWriteBuffer(backend);
   installWebGPUKernels();
   guardSyncReads(backend);
   shareScalarConstants(backend);

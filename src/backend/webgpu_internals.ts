@@ -44,6 +44,15 @@ export interface TensorData {
 export interface WebGPUBackend {
   device: GPUDevice;
   tensorMap: { get(dataId: unknown): TensorData | undefined };
+  /** tfjs's pool of GPU buffers, by size and usage. */
+  bufferManager: {
+    acquireBuffer(
+      size: number,
+      usage: number,
+      mappedAtCreation?: boolean,
+      reuse?: boolean,
+    ): GPUBuffer;
+  };
   /** `output`: an existing tensor to write (or accumulate) into. */
   runWebGPUProgram(
     program: WebGPUProgram,
@@ -80,6 +89,10 @@ export function checkWebGPUInternals(backend: unknown): asserts backend is WebGP
   }
   if (typeof (b?.tensorMap as { get?: unknown } | undefined)?.get !== "function") {
     problems.push("backend.tensorMap.get is missing");
+  }
+  const buffers = b?.bufferManager as { acquireBuffer?: unknown } | undefined;
+  if (typeof buffers?.acquireBuffer !== "function") {
+    problems.push("backend.bufferManager.acquireBuffer is missing");
   }
   for (
     const m of [

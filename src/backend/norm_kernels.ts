@@ -14,7 +14,7 @@
  */
 import { BATCH_NORM, BATCH_NORM_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from "../layers/norm.ts";
 import { type KernelFunc, prod } from "./kernel_common.ts";
-import { requireSimd } from "./simd.ts";
+import { requireSimd, type SimdKernels } from "./simd.ts";
 import { byteOffset, scratch, type TensorInfo, type WasmBackend } from "./wasm_internals.ts";
 
 /** Rows and row length of an input whose last axis is normalised. */
@@ -52,6 +52,15 @@ export function layerNormKernel(): KernelFunc {
  * (float64 totals of float32 blocks).
  */
 export function layerNormGradKernel(): KernelFunc {
+  return normGradKernel((simd) => simd.layerNormGrad);
+}
+
+/**
+ * A norm's gradient kernel: inputs `dy`, `x`, `mean`, `rstd`, `scale`;
+ * outputs `dx`, and `dscale`, `dshift` over the last axis; `grad` is the SIMD
+ * function (layer norm: statistics per row; batch norm: per channel).
+ */
+function normGradKernel(grad: (simd: SimdKernels) => SimdKernels["layerNormGrad"]): KernelFunc {
   return (args) => {
     const { inputs: { dy, x, mean, rstd, scale } } = args;
     const backend = args.backend as WasmBackend;
@@ -65,7 +74,7 @@ export function layerNormGradKernel(): KernelFunc {
     try {
       const at = (t: TensorInfo) => byteOffset(backend, t);
       const total = work.offset * 4, acc = total + 16 * d;
-      simd.layerNormGrad(
+      grad(simd)(
         at(dy),
         at(x),
         at(mean),
@@ -132,37 +141,7 @@ export function batchNormKernel(): KernelFunc {
  * float32 blocks).
  */
 export function batchNormGradKernel(): KernelFunc {
-  return (args) => {
-    const { inputs: { dy, x, mean, rstd, scale } } = args;
-    const backend = args.backend as WasmBackend;
-    const simd = requireSimd(backend);
-    const [rows, d] = rowsOf(dy);
-    const dx = backend.makeOutput([...dy.shape], "float32"),
-      dScale = backend.makeOutput([d], "float32"),
-      dShift = backend.makeOutput([d], "float32");
-    const work = scratch(backend, 6 * d); // as the layer norm's gradient
-    try {
-      const at = (t: TensorInfo) => byteOffset(backend, t);
-      const total = work.offset * 4, acc = total + 16 * d;
-      simd.batchNormGrad(
-        at(dy),
-        at(x),
-        at(mean),
-        at(rstd),
-        at(scale),
-        at(dx),
-        at(dScale),
-        at(dShift),
-        rows,
-        d,
-        acc,
-        total,
-      );
-    } finally {
-      work.free();
-    }
-    return [dx, dScale, dShift];
-  };
+  return normGradKernel((simd) => simd.batchNormGrad);
 }
 
 /** The four kernels, by name, for `tf.registerKernel` on the wasm backend. */

@@ -79,25 +79,28 @@ export const LAYER_NORM = "VisionAttentionLayerNorm";
  */
 export const LAYER_NORM_GRAD = "VisionAttentionLayerNormGrad";
 
-// The fused kernel's gradient: one call of the gradient kernel, which gives
-// all three input gradients at once (x, and the row statistics saved from the forward).
-tf.registerGradient({
-  kernelName: LAYER_NORM,
-  inputsToSave: ["x", "scale"],
-  outputsToSave: [false, true, true],
-  gradFunc: (dys, saved) => {
-    const dy = Array.isArray(dys) ? dys[0] : dys;
-    const [x, scale, mean, rstd] = saved;
-    const [dx, dScale, dShift] = tf.engine().runKernel(LAYER_NORM_GRAD, {
-      dy,
-      x,
-      mean,
-      rstd,
-      scale,
-    }) as tf.Tensor[];
-    return { x: () => dx, scale: () => dScale, shift: () => dShift };
-  },
-});
+// The fused kernels' gradients: one call of the gradient kernel gives all
+// three input gradients at once (x through the statistics saved from the forward).
+function registerNormGradient(kernelName: string, gradKernel: string): void {
+  tf.registerGradient({
+    kernelName,
+    inputsToSave: ["x", "scale"],
+    outputsToSave: [false, true, true],
+    gradFunc: (dys, saved) => {
+      const dy = Array.isArray(dys) ? dys[0] : dys;
+      const [x, scale, mean, rstd] = saved;
+      const [dx, dScale, dShift] = tf.engine().runKernel(gradKernel, {
+        dy,
+        x,
+        mean,
+        rstd,
+        scale,
+      }) as tf.Tensor[];
+      return { x: () => dx, scale: () => dScale, shift: () => dShift };
+    },
+  });
+}
+registerNormGradient(LAYER_NORM, LAYER_NORM_GRAD);
 
 /**
  * Group norm (Wu & He 2018) over `[batch, height, width, channels]`:
@@ -217,22 +220,4 @@ export const BATCH_NORM = "VisionAttentionBatchNorm";
  */
 export const BATCH_NORM_GRAD = "VisionAttentionBatchNormGrad";
 
-// One call of the gradient kernel gives all three input gradients, through
-// the batch statistics too (they are functions of x).
-tf.registerGradient({
-  kernelName: BATCH_NORM,
-  inputsToSave: ["x", "scale"],
-  outputsToSave: [false, true, true],
-  gradFunc: (dys, saved) => {
-    const dy = Array.isArray(dys) ? dys[0] : dys;
-    const [x, scale, mean, rstd] = saved;
-    const [dx, dScale, dShift] = tf.engine().runKernel(BATCH_NORM_GRAD, {
-      dy,
-      x,
-      mean,
-      rstd,
-      scale,
-    }) as tf.Tensor[];
-    return { x: () => dx, scale: () => dScale, shift: () => dShift };
-  },
-});
+registerNormGradient(BATCH_NORM, BATCH_NORM_GRAD);

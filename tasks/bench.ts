@@ -12,11 +12,10 @@
  */
 import { parseArgs } from "node:util";
 import { openBlas } from "../src/backend/blas.ts";
-import { type BackendName, selectBackend } from "../src/backend/select.ts";
+import { type BackendInfo, type BackendName, selectBackend } from "../src/backend/select.ts";
 import { numberFlag, runMain, UsageError } from "../src/cli/args.ts";
 import { modelSpec, presetNames } from "../src/models/presets.ts";
 import { measure, sgemmProbe, trainingBatchSize, trainingSteps } from "../src/train/measure.ts";
-import { isSoftwareAdapter, requestAdapter } from "../src/backend/webgpu.ts";
 import { defaultConfig, presetDefaults, resolveThreads } from "../src/train/config.ts";
 import { countsBetween, webgpuCounts } from "../src/backend/webgpu_counters.ts";
 import type { ModelSpec } from "../src/models/presets.ts";
@@ -85,11 +84,8 @@ const PATHS = ["fast", "wasm", "cpu", "webgpu"] as const;
  * stock CPU kernels, and WebGPU on a software rasteriser (CI's lavapipe). A
  * hardware adapter is measured at the training batch, as it trains.
  */
-async function isSlow(path: BackendName): Promise<boolean> {
-  if (path === "wasm" || path === "cpu") return true;
-  if (path !== "webgpu") return false;
-  const adapter = await requestAdapter();
-  return adapter === null || isSoftwareAdapter(adapter);
+function isSlow(info: BackendInfo): boolean {
+  return info.name === "wasm" || info.name === "cpu" || info.softwareAdapter === true;
 }
 
 const KINDS = ["cnn", "vit"] as const;
@@ -102,7 +98,7 @@ async function child(
   threadsFlag: number | "auto",
 ): Promise<void> {
   const info = await selectBackend(path, true);
-  const slow = await isSlow(path);
+  const slow = isSlow(info);
   // Training's threads on the fast path; the stock paths stay on one, the
   // baseline that earlier records measured.
   const threadsOf = (spec: ModelSpec, batchSize: number) =>

@@ -213,15 +213,23 @@ async function uploads() {
     const f = tf.tensor1d([1.5, -2, 3.25 + round]);
     const i = tf.tensor1d([2 ** 30, -(2 ** 31), 9 + round], "int32");
     const b = tf.tensor1d([true, false, round === 0], "bool");
+    // An int32 tensor whose host values a backend kept as a Float32Array:
+    // tf.tensor converts, backend.write does not.
+    const loose = tf.engine().makeTensorFromDataId(
+      tf.backend().write(Float32Array.of(7, -3, 5 + round), [3], "int32"),
+      [3],
+      "int32",
+    );
     const outs = [
       tf.mul(f, 2),
       tf.reverse(i), // a copy: tfjs's webgpu adds int32 in float32
       tf.logicalNot(b),
+      tf.reverse(loose),
       tf.slice(tf.mul(big, 1), [0], [5]),
       tf.slice(tf.mul(big, 1), [n - 5], [5]),
     ];
     rounds.push(await Promise.all(outs.map(async (t) => Array.from(await t.data()))));
-    tf.dispose([big, f, i, b, ...outs]);
+    tf.dispose([big, f, i, b, loose, ...outs]);
   }
   return rounds;
 }

@@ -239,6 +239,19 @@ Deno.test({
       assert.equal(tf.memory().numTensors, before, `batchNorm ${shape} left tensors behind`);
       tf.dispose([x, s, b]);
     }
+    // An empty batch: statistics of no rows as tf.moments gives them (mean 0,
+    // variance 0), not the loop's 0/0; sums over no rows 0.
+    const empty = tf.tidy(() => {
+      const x = tf.zeros([0, 2, 2, 3]), s = tf.ones([3]), b = tf.zeros([3]);
+      const [, mean, rstd] = tf.engine().runKernel(BATCH_NORM, { x, scale: s, shift: b }, {
+        eps: 1e-4,
+      }) as tf.Tensor[];
+      const grads = tf.grads((xs: tf.Tensor, ss: tf.Tensor, bs: tf.Tensor) =>
+        tf.sum(batchNorm({ scale: ss, shift: bs }, xs as never, null))
+      )([x, s, b]);
+      return [mean, rstd, ...grads].map((t) => Array.from(t.dataSync()));
+    });
+    assert.deepEqual(empty, [[0, 0, 0], [100, 100, 100], [], [0, 0, 0], [0, 0, 0]]);
   },
 });
 

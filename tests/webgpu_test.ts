@@ -191,6 +191,7 @@ Deno.test({
     const [gpu, cpu] = await Promise.all([child(["upload", "webgpu"]), child(["upload", "cpu"])]);
     assert.deepEqual(gpu, cpu);
     assert.deepEqual(gpu[0][1], [9, -(2 ** 31), 2 ** 30]); // int32 kept exact
+    assert.deepEqual(gpu[0][3], [5, -3, 7]); // int32 held as float32 on the host: converted
   },
 });
 

@@ -15,7 +15,14 @@
 import { BATCH_NORM, BATCH_NORM_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from "../layers/norm.ts";
 import { type KernelFunc, prod } from "./kernel_common.ts";
 import { requireSimd, type SimdKernels } from "./simd.ts";
-import { byteOffset, scratch, type TensorInfo, type WasmBackend } from "./wasm_internals.ts";
+import {
+  byteOffset,
+  floatOffset,
+  heapF32,
+  scratch,
+  type TensorInfo,
+  type WasmBackend,
+} from "./wasm_internals.ts";
 
 /** Rows and row length of an input whose last axis is normalised. */
 function rowsOf(x: TensorInfo): [number, number] {
@@ -109,6 +116,14 @@ export function batchNormKernel(): KernelFunc {
     const y = backend.makeOutput([...x.shape], "float32"),
       mean = backend.makeOutput([d], "float32"),
       rstd = backend.makeOutput([d], "float32");
+    if (rows === 0) {
+      // No rows: the moments of nothing are 0 (as tfjs's ops give), and the
+      // wasm loop would divide by zero.
+      const H = heapF32(backend), m = floatOffset(backend, mean), r = floatOffset(backend, rstd);
+      H.fill(0, m, m + d);
+      H.fill(1 / Math.sqrt(eps as number), r, r + d);
+      return [y, mean, rstd];
+    }
     // float64 totals (2d floats, first: 8-byte aligned) then a float32 block sum (d floats).
     const work = scratch(backend, 3 * d);
     try {

@@ -34,6 +34,8 @@ export interface BackendInfo {
   name: Exclude<BackendName, "auto">;
   /** One human-readable line: backend, adapter or BLAS library. */
   description: string;
+  /** `webgpu` on a software rasteriser (lavapipe, llvmpipe, SwiftShader). */
+  softwareAdapter?: boolean;
 }
 
 /** True for software adapters (see {@linkcode describeAdapter}). */
@@ -119,7 +121,9 @@ export async function selectBackend(
     description = `stock tfjs ${resolved}`;
   }
   description += skipped;
-  chosen = { name: resolved, description };
+  chosen = resolved === "webgpu"
+    ? { name: resolved, description, softwareAdapter: isSoftwareAdapter(adapter!) }
+    : { name: resolved, description };
   if (!quiet) console.error(`backend: ${description}`);
   return chosen;
 }

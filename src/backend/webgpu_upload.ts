@@ -29,13 +29,14 @@ export function uploadByWriteBuffer(backend: WebGPUBackend): void {
     ) {
       return stock(dataId);
     }
-    // Every dtype tfjs keeps on the GPU is 4 bytes: float32 as is, int32 and
-    // bool (host Uint8Array) as int32.
+    // Every dtype tfjs keeps on the GPU is 4 bytes: float32 as float32, int32
+    // and bool (host Uint8Array) as int32. Host arrays of another type (an
+    // int32 tensor made from a Float32Array) are converted, not sent as bits.
     const values = data.values;
-    const bytes = values instanceof Float32Array || values instanceof Int32Array
+    const bytes = data.dtype === "float32"
+      ? values instanceof Float32Array ? values : Float32Array.from(values)
+      : values instanceof Int32Array
       ? values
-      : data.dtype === "float32"
-      ? Float32Array.from(values)
       : Int32Array.from(values);
     const buffer = backend.bufferManager.acquireBuffer(bytes.byteLength, usage);
     backend.device.queue.writeBuffer(buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);

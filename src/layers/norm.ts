@@ -67,7 +67,7 @@ export function layerNorm(
 /**
  * A fused layer-norm kernel a backend may register (the fast CPU path does):
  * inputs `x`, `scale`, `shift`, attr `eps`; outputs `y` and each row's mean
- * and `1/σ`.
+ * and `1/√(σ² + eps)`.
  * Where it is registered, {@linkcode layerNorm} runs it instead of the ops
  * above, and its gradient is {@linkcode LAYER_NORM_GRAD}.
  */
@@ -208,7 +208,7 @@ export function batchNorm(
 /**
  * A fused batch-norm kernel (batch statistics, for training) a backend may
  * register (the fast CPU path does): inputs `x`, `scale`, `shift`, attr
- * `eps`; outputs `y` and each channel's batch mean and `1/σ`. Where it is
+ * `eps`; outputs `y` and each channel's batch mean and `1/√(σ² + eps)`. Where it is
  * registered, {@linkcode batchNorm} without `stats` runs it instead of the
  * ops, and its gradient is {@linkcode BATCH_NORM_GRAD}.
  */

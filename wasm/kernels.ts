@@ -151,6 +151,25 @@ export function geluGrad(dy: usize, x: usize, dx: usize, n: i32, k: usize): void
   }
 }
 
+// ---- column sums in float32 blocks, totals in float64 (norm statistics)
+
+/** Adds the `d` float32 block sums at `acc` to the float64 totals at `total`. */
+@inline
+function addToTotals(acc: usize, total: usize, d: i32): void {
+  for (let j = 0; j < d; j++) {
+    const o8 = <usize>j << 3;
+    store<f64>(total + o8, load<f64>(total + o8) + <f64>load<f32>(acc + (<usize>j << 2)));
+  }
+}
+
+/** Writes the `d` float64 totals at `total` to `out` as float32. */
+@inline
+function storeTotals(total: usize, out: usize, d: i32): void {
+  for (let j = 0; j < d; j++) {
+    store<f32>(out + (<usize>j << 2), <f32>load<f64>(total + (<usize>j << 3)));
+  }
+}
+
 // ---- layer norm over rows of d floats
 
 /**
@@ -278,17 +297,11 @@ export function layerNormGrad(
         store<f32>(dx + base + o, rs * (g - meanG - n * meanGX));
       }
     }
-    for (let j = 0; j < d; j++) {
-      const o4 = <usize>j << 2, o8 = <usize>j << 3;
-      store<f64>(total + o8, load<f64>(total + o8) + <f64>load<f32>(acc + o4));
-      store<f64>(totalShift + o8, load<f64>(totalShift + o8) + <f64>load<f32>(accShift + o4));
-    }
+    addToTotals(acc, total, d);
+    addToTotals(accShift, totalShift, d);
   }
-  for (let j = 0; j < d; j++) {
-    const o4 = <usize>j << 2, o8 = <usize>j << 3;
-    store<f32>(dscale + o4, <f32>load<f64>(total + o8));
-    store<f32>(dshift + o4, <f32>load<f64>(totalShift + o8));
-  }
+  storeTotals(total, dscale, d);
+  storeTotals(totalShift, dshift, d);
 }
 
 // ---- batch norm over rows of channels (channels last), batch statistics
@@ -337,10 +350,7 @@ function columnSums(
         }
       }
     }
-    for (let j = 0; j < d; j++) {
-      const o8 = <usize>j << 3;
-      store<f64>(total + o8, load<f64>(total + o8) + <f64>load<f32>(acc + (<usize>j << 2)));
-    }
+    addToTotals(acc, total, d);
   }
 }
 
@@ -446,23 +456,16 @@ export function batchNormGrad(
         store<f32>(accShift + o, load<f32>(accShift + o) + g);
       }
     }
-    for (let j = 0; j < d; j++) {
-      const o4 = <usize>j << 2, o8 = <usize>j << 3;
-      store<f64>(total + o8, load<f64>(total + o8) + <f64>load<f32>(acc + o4));
-      store<f64>(totalShift + o8, load<f64>(totalShift + o8) + <f64>load<f32>(accShift + o4));
-    }
+    addToTotals(acc, total, d);
+    addToTotals(accShift, totalShift, d);
   }
   // Per channel: dx = dy·k + x̂·m + c with k = scale·r, m = -k·dscale/N,
   // c = -k·dshift/N; x̂·m = x·m·r - μ·m·r, folded into c. k, m' = m·r and
   // c' in acc's 2d floats and the first d floats of total (read first).
   const n = <f32>rows;
   const k = acc, m = accShift, c = total;
-  for (let j = 0; j < d; j++) {
-    const o4 = <usize>j << 2, o8 = <usize>j << 3;
-    const ds = <f32>load<f64>(total + o8), db = <f32>load<f64>(totalShift + o8);
-    store<f32>(dscale + o4, ds);
-    store<f32>(dshift + o4, db);
-  }
+  storeTotals(total, dscale, d);
+  storeTotals(totalShift, dshift, d);
   for (let j = 0; j < d; j++) {
     const o = <usize>j << 2;
     const rs = load<f32>(rstd + o);

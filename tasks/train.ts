@@ -31,6 +31,14 @@ import {
   type TrainSummary,
 } from "../src/train/loop.ts";
 
+/** Each hour preset's peak lr (and micro-batches where set), for the help. */
+function hourDefaults(model: ModelKind): string {
+  return presetNames(model).filter((p) => p === "hour" || p.startsWith("hour-")).map((p) => {
+    const { lr, microBatches } = presetDefaults(model, p);
+    return `${p}: lr ${lr}${microBatches ? `, micro-batches ${microBatches}` : ""}`;
+  }).join("; ");
+}
+
 function help(model: ModelKind): string {
   const d = defaultConfig(model);
   return `Train the ${model === "cnn" ? "CNN with self-attention" : "ViT"} on CIFAR-10.
@@ -39,9 +47,8 @@ Usage: deno task train:${model} [flags]
        deno task train:${model} --resume DIR [--epochs N] [--minutes M] [--data DIR] [--backend NAME]
 
   --preset NAME        ${presetNames(model as ModelKind).join(" | ")} (default ${d.preset});
-                       hour and hour-* bring their own defaults: batch 256, lr ${
-    presetDefaults(model, "hour").lr
-  }, warmup 0.5
+                       hour and hour-* bring their own defaults: batch 256, warmup 0.5,
+                       ${hourDefaults(model as ModelKind)}
   --epochs N           epochs, >= 1 (default ${d.epochs})
   --minutes M          training-time budget in minutes (default 0: none); stops cleanly before a
                        step that would end past it, then evaluates; the lr schedule follows it.

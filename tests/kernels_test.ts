@@ -221,7 +221,8 @@ Deno.test({
   fn: async () => {
     assert.ok(tf.getKernel(BATCH_NORM, "wasm"), "the fast path registers the fused batch norm");
     // Channel counts with and without a 4-float tail; 70 rows cross a 64-row block.
-    for (const shape of [[2, 3, 3, 8], [1, 5, 14, 5], [3, 2, 2, 3], [4, 4, 4, 24]]) {
+    // An empty batch too: no rows to reduce.
+    for (const shape of [[2, 3, 3, 8], [1, 5, 14, 5], [3, 2, 2, 3], [4, 4, 4, 24], [0, 2, 2, 3]]) {
       const c = shape[3];
       // An offset of 3 and a spread of 2: the variance's two passes matter.
       const x = tf.tidy(() => tf.add(tf.mul(seeded(shape, 31), 2), 3)) as tf.Tensor4D;

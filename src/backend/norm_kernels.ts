@@ -117,7 +117,7 @@ export function batchNormKernel(): KernelFunc {
       mean = backend.makeOutput([d], "float32"),
       rstd = backend.makeOutput([d], "float32");
     if (rows === 0) {
-      // No rows: the moments of nothing are 0 (as tfjs's ops give), and the
+      // No rows: the moments of nothing are 0 (as tf.moments and batchMoments give), and the
       // wasm loop would divide by zero.
       const H = heapF32(backend), m = floatOffset(backend, mean), r = floatOffset(backend, rstd);
       H.fill(0, m, m + d);

@@ -160,7 +160,9 @@ export function batchMoments(x: Images): BatchNormStats {
     const flat = x.reshape([-1, c]); // (BHW, C): reduce over the leading axis
     // Sum then scale: tfjs's Mean over a leading axis transposes first,
     // while Sum over leading axes has a fast kernel on the CPU path.
-    const n = flat.shape[0];
+    // No rows: 0 and 0, as tf.moments gives (not 0/0), so that the
+    // gradient over an empty batch is 0 like the fused kernel's.
+    const n = Math.max(flat.shape[0], 1);
     const mean = tf.div(tf.sum(flat, 0), n);
     const centered = tf.sub(flat, mean);
     return { mean, variance: tf.div(tf.sum(tf.mul(centered, centered), 0), n) };

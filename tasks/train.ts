@@ -31,11 +31,13 @@ import {
   type TrainSummary,
 } from "../src/train/loop.ts";
 
-/** Each hour preset's peak lr (and micro-batches where set), for the help. */
+/** Each preset's own peak lr (and micro-batches where set), for the help. */
 function hourDefaults(model: ModelKind): string {
-  return presetNames(model).filter((p) => p === "hour" || p.startsWith("hour-")).map((p) => {
+  return presetNames(model).flatMap((p) => {
     const { lr, microBatches } = presetDefaults(model, p);
-    return `${p}: lr ${lr}${microBatches ? `, micro-batches ${microBatches}` : ""}`;
+    return lr === undefined
+      ? []
+      : [`${p}: lr ${lr}${microBatches ? `, micro-batches ${microBatches}` : ""}`];
   }).join("; ");
 }
 

@@ -31,13 +31,14 @@ import {
   type TrainSummary,
 } from "../src/train/loop.ts";
 
-/** Each preset's own peak lr (and micro-batches where set), for the help. */
+/** Each preset's own batch, peak lr (and micro-batches where set), for the help. */
 function hourDefaults(model: ModelKind): string {
   return presetNames(model).flatMap((p) => {
-    const { lr, microBatches } = presetDefaults(model, p);
-    return lr === undefined
-      ? []
-      : [`${p}: lr ${lr}${microBatches ? `, micro-batches ${microBatches}` : ""}`];
+    const { batchSize, lr, microBatches } = presetDefaults(model, p);
+    if (lr === undefined) return [];
+    const parts = [`batch ${batchSize}`, `lr ${lr}`];
+    if (microBatches) parts.push(`micro-batches ${microBatches}`);
+    return [`${p}: ${parts.join(", ")}`];
   }).join("; ");
 }
 
@@ -49,7 +50,7 @@ Usage: deno task train:${model} [flags]
        deno task train:${model} --resume DIR [--epochs N] [--minutes M] [--data DIR] [--backend NAME]
 
   --preset NAME        ${presetNames(model as ModelKind).join(" | ")} (default ${d.preset});
-                       hour and hour-* bring their own defaults: batch 256, warmup 0.5,
+                       hour and hour-* bring their own defaults: warmup 0.5,
                        ${hourDefaults(model as ModelKind)}
   --epochs N           epochs, >= 1 (default ${d.epochs})
   --minutes M          training-time budget in minutes (default 0: none); stops cleanly before a

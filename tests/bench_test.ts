@@ -79,7 +79,8 @@ Deno.test("measure() trains a model with buffers (batch-norm statistics), on one
 
 Deno.test("trainingBatchSize() is the batch the preset trains with", () => {
   assert.equal(trainingBatchSize(modelSpec("cnn", "hour")), 256);
-  assert.equal(trainingBatchSize(modelSpec("vit", "hour")), 256);
+  assert.equal(trainingBatchSize(modelSpec("vit", "hour")), 128);
+  assert.equal(trainingBatchSize(modelSpec("vit", "hour-deep")), 256);
   assert.equal(trainingBatchSize(modelSpec("vit", "small")), 128);
 });
 

@@ -45,7 +45,8 @@ Usage: deno task compare [flags]
   --epochs N          epochs for every model: the primary budget (default 10)
   --minutes M         training-time budget for every model instead (default: none)
   --seeds N           repeat each model with seeds 0..N-1 (same data order per seed) (default 1)
-  --batch-size N      (default: each preset's own; 128, or 256 for hour presets)
+  --batch-size N      (default: each preset's own; 256 for cnn:hour, cnn:hour-noattn and
+                      vit:hour-deep, 128 for the others, vit:hour included)
   --threads N|auto    training threads of every run (default auto: 2 on a multi-core CPU; give 1
                       to run two compare processes side by side, one core each)
   --data DIR|sample   CIFAR-10 binary folder (default $CIFAR10_DIR or data/cifar-10-batches-bin)

@@ -4,7 +4,12 @@
  * train what the records in docs/hour/<kind> say was trained.
  */
 import assert from "node:assert/strict";
-import { defaultConfig, presetDefaults, type TrainConfig } from "../src/train/config.ts";
+import {
+  defaultConfig,
+  microBatchesFor,
+  presetDefaults,
+  type TrainConfig,
+} from "../src/train/config.ts";
 import type { ModelKind } from "../src/models/presets.ts";
 
 const RECIPE_KEYS = [
@@ -18,17 +23,20 @@ const RECIPE_KEYS = [
   "augment",
   "tta",
   "seed",
-  "microBatches",
 ] as const;
 
-function recipe(c: Partial<TrainConfig>): Record<string, unknown> {
-  return Object.fromEntries(RECIPE_KEYS.map((k) => [k, c[k] ?? (k === "microBatches" ? 1 : c[k])]));
+/** The settings that decide what a run trains, micro-batches resolved as training resolves them. */
+function recipe(c: TrainConfig): Record<string, unknown> {
+  return {
+    ...Object.fromEntries(RECIPE_KEYS.map((k) => [k, c[k]])),
+    microBatches: microBatchesFor(c, 1),
+  };
 }
 
 for (const kind of ["cnn", "vit"] as ModelKind[]) {
   Deno.test(`${kind}:hour defaults reproduce the shipped run's recipe (docs/hour/${kind})`, async () => {
     const url = new URL(`../docs/hour/${kind}/config.json`, import.meta.url);
-    const shipped = JSON.parse(await Deno.readTextFile(url)) as Partial<TrainConfig>;
+    const shipped = JSON.parse(await Deno.readTextFile(url)) as TrainConfig;
     assert.equal(shipped.model, kind);
     assert.equal(shipped.preset, "hour");
     const defaults = { ...defaultConfig(kind), ...presetDefaults(kind, "hour") };

@@ -2,6 +2,7 @@
 // from a chosen folder, with the exit code and both streams kept; and a small
 // real checkpoint to point them at.
 import { isAbsolute, join } from "node:path";
+import { crashReport, isCrash } from "./_crash.ts";
 import { disposeTree, splitBuffers } from "../src/core/params.ts";
 import { Rng } from "../src/core/rng.ts";
 import { modelSpec } from "../src/models/presets.ts";
@@ -91,16 +92,24 @@ async function spawn(
   // `deno task` keeps an INIT_CWD it inherits (as npm does), and `deno task test` sets one.
   const { INIT_CWD: _, ...env } = Deno.env.toObject();
   for (const name of options.unsetEnv ?? []) delete env[name];
-  const out = await new Deno.Command(Deno.execPath(), {
+  const child = new Deno.Command(Deno.execPath(), {
     args,
     cwd,
     env: { ...env, ...(initCwd ? { INIT_CWD: initCwd } : {}), ...options.env },
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  const out = await child.output();
   const d = new TextDecoder();
-  return { code: out.code, stdout: d.decode(out.stdout), stderr: d.decode(out.stderr) };
+  let stderr = d.decode(out.stderr);
+  if (isCrash(out.signal)) {
+    // Printed as well as returned: a test may check the code without showing stderr.
+    const report = await crashReport(child.pid, out.signal!, cwd, args);
+    console.error(report);
+    stderr += `\n${report}`;
+  }
+  return { code: out.code, stdout: d.decode(out.stdout), stderr };
 }
 
 /** Flags for a run of a few seconds: tiny ViT, 64 sample images, 2 steps, 20 test images. */

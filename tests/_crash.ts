@@ -1,0 +1,74 @@
+// What a test can learn when a child process dies of a crash signal. A
+// segfault seen once in CI (a tiny train.ts run, after its last epoch line)
+// left nothing but "exit 139". With core dumps on (`.ci/run` sets `ulimit -c
+// unlimited`), the kernel writes `core` or `core.PID` into the child's
+// folder; gdb, where installed, turns it into backtraces, and the core
+// (hundreds of MB) is removed.
+import { join } from "node:path";
+
+/** Signals that mean the process crashed rather than was stopped. */
+const CRASH_SIGNALS: ReadonlySet<string> = new Set([
+  "SIGSEGV",
+  "SIGBUS",
+  "SIGABRT",
+  "SIGILL",
+  "SIGFPE",
+]);
+
+/** Longest backtrace text kept: CI logs show the tail of long outputs. */
+const MAX_REPORT = 12_000;
+
+/** True when `signal` (from `Deno.CommandStatus`) is a crash, not a stop. */
+export function isCrash(signal: Deno.Signal | null): boolean {
+  return signal !== null && CRASH_SIGNALS.has(signal);
+}
+
+/**
+ * A report on a crashed child `pid` that ran in `cwd`: its signal, and the
+ * backtraces of every thread when a core file and gdb are at hand (else why
+ * not). Removes the core file it read.
+ */
+export async function crashReport(
+  pid: number,
+  signal: Deno.Signal,
+  cwd: string,
+  args: string[],
+): Promise<string> {
+  const head = `[harness] deno ${args.join(" ")} (pid ${pid}, in ${cwd}) died by ${signal}`;
+  const core = [join(cwd, `core.${pid}`), join(cwd, "core")].find(isFile);
+  if (!core) {
+    return `${head}; no core file in that folder (core dumps off: run under \`ulimit -c unlimited\`)`;
+  }
+  try {
+    const gdb = await new Deno.Command("gdb", {
+      args: [
+        "-batch",
+        "-nx",
+        "-ex",
+        "info threads",
+        "-ex",
+        "thread apply all bt 16",
+        Deno.execPath(),
+        core,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(gdb.stdout);
+    return `${head}; gdb on its core:\n${text.slice(0, MAX_REPORT)}`;
+  } catch (e) {
+    return `${head}; core file ${core} kept, gdb could not read it: ${(e as Error).message}`;
+  } finally {
+    try {
+      Deno.removeSync(core);
+    } catch { /* kept: the report says where */ }
+  }
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}

@@ -37,7 +37,8 @@ export async function crashReport(
   const head = `[harness] deno ${args.join(" ")} (pid ${pid}, in ${cwd}) died by ${signal}`;
   const core = [join(cwd, `core.${pid}`), join(cwd, "core")].find(isFile);
   if (!core) {
-    return `${head}; no core file in that folder (core dumps off: run under \`ulimit -c unlimited\`)`;
+    return `${head}; no core file in that folder (kernel.core_pattern ${corePattern()}; ` +
+      "a core needs `ulimit -c unlimited` and a plain file pattern such as `core`)";
   }
   try {
     const gdb = await new Deno.Command("gdb", {
@@ -62,6 +63,14 @@ export async function crashReport(
     try {
       Deno.removeSync(core);
     } catch { /* kept: the report says where */ }
+  }
+}
+
+function corePattern(): string {
+  try {
+    return JSON.stringify(Deno.readTextFileSync("/proc/sys/kernel/core_pattern").trim());
+  } catch {
+    return "unknown";
   }
 }
 

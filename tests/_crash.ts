@@ -5,6 +5,7 @@
 // folder; gdb, where installed, turns it into backtraces, and the core
 // (hundreds of MB) is removed.
 import { join } from "node:path";
+import { exists } from "../src/core/exists.ts";
 
 /** Signals that mean the process crashed rather than was stopped. */
 const CRASH_SIGNALS: ReadonlySet<string> = new Set([
@@ -35,7 +36,13 @@ export async function crashReport(
   args: string[],
 ): Promise<string> {
   const head = `[harness] deno ${args.join(" ")} (pid ${pid}, in ${cwd}) died by ${signal}`;
-  const core = [join(cwd, `core.${pid}`), join(cwd, "core")].find(isFile);
+  let core: string | undefined;
+  for (const path of [join(cwd, `core.${pid}`), join(cwd, "core")]) {
+    if (await exists(path)) {
+      core = path;
+      break;
+    }
+  }
   if (!core) {
     return `${head}; no core file in that folder (kernel.core_pattern ${corePattern()}; ` +
       "a core needs `ulimit -c unlimited` and a plain file pattern such as `core`)";
@@ -58,7 +65,7 @@ export async function crashReport(
     const text = new TextDecoder().decode(gdb.stdout);
     return `${head}; gdb on its core:\n${text.slice(0, MAX_REPORT)}`;
   } catch (e) {
-    return `${head}; core file ${core} kept, gdb could not read it: ${(e as Error).message}`;
+    return `${head}; gdb could not read its core (removed): ${(e as Error).message}`;
   } finally {
     try {
       Deno.removeSync(core);
@@ -71,13 +78,5 @@ function corePattern(): string {
     return JSON.stringify(Deno.readTextFileSync("/proc/sys/kernel/core_pattern").trim());
   } catch {
     return "unknown";
-  }
-}
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
   }
 }

@@ -68,7 +68,7 @@ async function main(args: string[]): Promise<void> {
     dataDir(dataFlag(v.data) ?? "data/cifar-10-batches-bin"),
     { testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }) },
   );
-  const result = await evaluate(spec.apply, params, data.test, {
+  const result = await evaluate(spec, params, data.test, {
     tta,
     warn: (message) => console.warn(`Warning: ${checkpoint}: ${message}`),
   });

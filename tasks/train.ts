@@ -2,7 +2,6 @@
  * `deno task train:cnn` / `deno task train:vit`: train one model on CIFAR-10,
  * or resume a run. Run with --help for the flags.
  */
-import { join } from "node:path";
 import { BACKEND_NAMES } from "../src/backend/select.ts";
 import {
   choiceFlag,
@@ -17,17 +16,20 @@ import {
 } from "../src/cli/args.ts";
 import { stopOnSignals } from "../src/cli/interrupt.ts";
 import { type ModelKind, presetNames } from "../src/models/presets.ts";
-import { readCheckpoint } from "../src/train/checkpoint.ts";
-import { defaultConfig, presetDefaults, type TrainConfig } from "../src/train/config.ts";
+import {
+  defaultConfig,
+  presetDefaults,
+  resolveConfig,
+  type ResumeChanges,
+} from "../src/train/config.ts";
 import { TTA_MODES } from "../src/train/evaluate.ts";
 import {
   DEFAULT_CHECKPOINT_MINUTES,
-  type ResumeChanges,
+  resume,
   RunConfigError,
   RunInterruptedError,
   RunLockedError,
   train,
-  type TrainOptions,
   type TrainSummary,
 } from "../src/train/loop.ts";
 
@@ -92,21 +94,6 @@ Relative paths are relative to the folder you ran the task from.
 `;
 }
 
-/**
- * `--micro-batches`, else the preset's (when it divides the batch), else 1;
- * it must divide the batch into equal parts.
- */
-function microBatches(batchSize: number, flag: string | undefined, preset?: number): number {
-  const k = numberFlag("micro-batches", flag, { integer: true, min: 1 });
-  if (k === undefined) return preset && batchSize % preset === 0 ? preset : 1;
-  if (batchSize % k !== 0) {
-    throw new UsageError(
-      `--micro-batches ${k} does not divide --batch-size ${batchSize} into equal parts`,
-    );
-  }
-  return k;
-}
-
 /** The flags a resumed run may change; the others are its saved settings. */
 const RESUME_FLAGS = ["resume", "epochs", "minutes", "data", "backend", "checkpoint-minutes"];
 
@@ -166,102 +153,89 @@ export async function main(args: string[]): Promise<void> {
           `settings, start a new run.`,
       );
     }
-    const dir = resolvePath(v.resume);
-    const saved = await resumableConfig(dir, model);
+    if (v.resume === "") throw new UsageError("--resume needs the run's folder");
+    const dir = resolvePath(v.resume)!;
     const changes: ResumeChanges = {
       epochs,
       minutes,
       data: v.data === undefined ? undefined : dataFlag(v.data), // not $CIFAR10_DIR: --data only
+      backend,
     };
-    // An absent flag keeps the saved value, so it must not be present as undefined.
-    const resumeWith = Object.fromEntries(
-      Object.entries(changes).filter(([, x]) => x !== undefined),
-    ) as ResumeChanges;
-    const config = { ...saved, backend: backend ?? saved.backend };
-    return report(await trainOrRefuse(config, { resume: dir, resumeWith, checkpointMinutes }));
+    return report(
+      await trainOrRefuse(
+        model,
+        (signal) => resume(dir, changes, { model, checkpointMinutes, signal }),
+        (message) => message.startsWith(dir) ? `--resume ${message}` : message,
+      ),
+    );
   }
 
-  const preset = choiceFlag("preset", v.preset, presetNames(model)) ?? defaultConfig(model).preset;
-  const d = { ...defaultConfig(model), ...presetDefaults(model, preset) };
-  const batchSize = numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }) ??
-    d.batchSize;
-  const config: TrainConfig = {
-    ...d,
-    preset,
-    epochs: epochs ?? d.epochs,
-    minutes: minutes ?? d.minutes,
-    batchSize,
-    microBatches: microBatches(batchSize, v["micro-batches"], d.microBatches),
-    threads: v.threads === undefined || v.threads === "auto"
-      ? "auto"
-      : numberFlag("threads", v.threads, { integer: true, min: 1 }),
-    // lr 0 would run every step and change nothing.
-    lr: numberFlag("lr", v.lr, { above: 0 }) ?? d.lr,
-    weightDecay: numberFlag("weight-decay", v["weight-decay"], { min: 0 }) ??
-      d.weightDecay,
-    warmupEpochs: numberFlag("warmup-epochs", v["warmup-epochs"], { min: 0 }) ??
-      d.warmupEpochs,
-    // Smoothing 1 makes every target uniform: nothing left to learn.
-    labelSmoothing: numberFlag("label-smoothing", v["label-smoothing"], { min: 0, below: 1 }) ??
-      d.labelSmoothing,
-    augment: !v["no-augment"],
-    tta: ttaFlag(v.tta, v["no-tta"]) ?? d.tta,
-    // The generator keeps 32 bits of the seed; larger seeds would alias smaller ones.
-    seed: numberFlag("seed", v.seed, { integer: true, min: 0, max: 2 ** 32 - 1 }) ?? d.seed,
-    data: dataFlag(v.data) ?? d.data,
-    trainSize: numberFlag("train-size", v["train-size"], { integer: true, min: 1 }),
-    testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),
-    backend: backend ?? d.backend,
-    out: resolvePath(v.out) ?? `runs/${model}-${stamp()}`,
-  };
-  report(await trainOrRefuse(config, { uniqueOut: v.out === undefined, checkpointMinutes }));
+  if (v.out === "") {
+    throw new UsageError("--out needs a folder name (omit it for runs/<model>-<timestamp>)");
+  }
+  const config = refusedAsUsage(() =>
+    resolveConfig(model, {
+      preset: choiceFlag("preset", v.preset, presetNames(model)),
+      epochs,
+      minutes,
+      batchSize: numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }),
+      microBatches: numberFlag("micro-batches", v["micro-batches"], { integer: true, min: 1 }),
+      threads: v.threads === undefined || v.threads === "auto"
+        ? "auto"
+        : numberFlag("threads", v.threads, { integer: true, min: 1 }),
+      // lr 0 would run every step and change nothing.
+      lr: numberFlag("lr", v.lr, { above: 0 }),
+      weightDecay: numberFlag("weight-decay", v["weight-decay"], { min: 0 }),
+      warmupEpochs: numberFlag("warmup-epochs", v["warmup-epochs"], { min: 0 }),
+      // Smoothing 1 makes every target uniform: nothing left to learn.
+      labelSmoothing: numberFlag("label-smoothing", v["label-smoothing"], { min: 0, below: 1 }),
+      augment: v["no-augment"] ? false : undefined,
+      tta: ttaFlag(v.tta, v["no-tta"]),
+      // The generator keeps 32 bits of the seed; larger seeds would alias smaller ones.
+      seed: numberFlag("seed", v.seed, { integer: true, min: 0, max: 2 ** 32 - 1 }),
+      data: dataFlag(v.data),
+      trainSize: numberFlag("train-size", v["train-size"], { integer: true, min: 1 }),
+      testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),
+      backend,
+      out: resolvePath(v.out) ?? `runs/${model}-${stamp()}`,
+    })
+  );
+  const options = { uniqueOut: v.out === undefined, checkpointMinutes };
+  report(await trainOrRefuse(model, (signal) => train(config, { ...options, signal })));
 }
 
-/**
- * The saved config of the run in `dir`; a folder with nothing to resume, or
- * another model's run, is refused before any work.
- */
-async function resumableConfig(dir: string, model: ModelKind): Promise<TrainConfig> {
-  const path = join(dir, "checkpoint.safetensors");
+/** `make()`, with a refusal of the settings as a usage error (exit 2). */
+function refusedAsUsage<T>(make: () => T): T {
   try {
-    await Deno.stat(path);
+    return make();
   } catch (e) {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-    const folder = await Deno.stat(dir).then(() => true, () => false);
-    throw new UsageError(
-      folder
-        ? `--resume ${dir}: the folder has no checkpoint.safetensors to continue from (a run ` +
-          `writes its first after its first epoch or ${DEFAULT_CHECKPOINT_MINUTES} minutes, ` +
-          `whichever comes first); start the run again instead`
-        : `--resume ${dir}: no such folder`,
-    );
+    if (e instanceof RunConfigError) throw new UsageError(e.message);
+    throw e;
   }
-  const { header } = await readCheckpoint(path);
-  if (header.model !== model) {
-    throw new UsageError(
-      `--resume ${dir}: it holds a ${header.model} run, not a ${model} run; resume it with ` +
-        `"deno task train:${header.model} --resume ${dir}"`,
-    );
-  }
-  return header.run.config;
 }
 
-/** Train, with the loop's refusals of the settings reported as usage errors (exit 2). */
 /**
  * Train with Ctrl-C saving a checkpoint (see {@linkcode stopOnSignals});
- * refusals become usage errors and a stop says how to continue.
+ * refusals of the settings become usage errors (exit 2; `refusal` words
+ * them), and a stop says how to continue.
  */
-async function trainOrRefuse(config: TrainConfig, options: TrainOptions): Promise<TrainSummary> {
+async function trainOrRefuse(
+  model: ModelKind,
+  run: (signal: AbortSignal) => Promise<TrainSummary>,
+  refusal: (message: string) => string = (m) => m,
+): Promise<TrainSummary> {
   const stop = stopOnSignals("stopping after the step under way, with a checkpoint");
   try {
-    return await train(config, { ...options, signal: stop.signal });
+    return await run(stop.signal);
   } catch (e) {
     // Refusals that changed nothing exit 2, like usage errors.
-    if (e instanceof RunConfigError || e instanceof RunLockedError) throw new UsageError(e.message);
+    if (e instanceof RunConfigError || e instanceof RunLockedError) {
+      throw new UsageError(refusal(e.message));
+    }
     if (e instanceof RunInterruptedError) {
       throw new RunInterruptedError(
         e.dir,
-        `${e.message}; continue with: deno task train:${config.model} --resume ${e.dir}`,
+        `${e.message}; continue with: deno task train:${model} --resume ${e.dir}`,
         stop.exitCode(),
       );
     }

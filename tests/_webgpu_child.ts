@@ -30,7 +30,7 @@ import { adamwStepOnHost } from "../src/train/adamw_host.ts";
 import { dataDir } from "../src/train/config.ts";
 import { calibrate } from "../src/train/evaluate.ts";
 import { crossEntropy } from "../src/train/loss.ts";
-import { predict, trainStep } from "../src/train/step.ts";
+import { predict, stepParams } from "../src/train/step.ts";
 import { main as trainMain } from "../tasks/train.ts";
 
 /** Every leaf of a tree as a plain array, by dotted name. */
@@ -86,7 +86,7 @@ async function parity(model: string, steps: number, batchSize: number) {
   for (let s = 0; s < steps; s++) {
     const batch = batchOf(data.train, s * batchSize, batchSize); // a new upload, as in training
     const before = webgpuCounts();
-    const r = await trainStep(spec.apply, params, state, batch, {
+    const r = await stepParams(spec.apply, params, state, batch, {
       lr: 1e-3,
       labelSmoothing: 0.1,
       optimizer: ADAMW_DEFAULTS,

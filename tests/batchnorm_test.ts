@@ -12,7 +12,7 @@ import { CNN_PRESETS, cnnSpec } from "../src/models/presets.ts";
 import { ADAMW_DEFAULTS, initAdamW } from "../src/train/adamw.ts";
 import { dataDir } from "../src/train/config.ts";
 import { calibrate, evaluate } from "../src/train/evaluate.ts";
-import { trainStep } from "../src/train/step.ts";
+import { stepParams } from "../src/train/step.ts";
 import { directionalCheck, maxAbsDiff, seeded, setup } from "./_setup.ts";
 
 await setup();
@@ -90,7 +90,7 @@ Deno.test("a batch-norm CNN trains its weights, not its statistics; calibrate() 
   const losses: number[] = [];
   for (let i = 0; i < 15; i++) {
     const step = { lr: 3e-3, labelSmoothing: 0, optimizer: ADAMW_DEFAULTS };
-    const r = await trainStep(spec.apply, params, state, { images: x, labels }, step, rng);
+    const r = await stepParams(spec.apply, params, state, { images: x, labels }, step, rng);
     [params, state] = [r.params, r.state];
     losses.push(r.loss);
   }
@@ -128,7 +128,7 @@ Deno.test("a batch-norm CNN trains its weights, not its statistics; calibrate() 
   // evaluate() scores exactly those eval-mode logits.
   const logits = evalLogits.arraySync() as number[][];
   const correct = logits.filter((row, i) => row.indexOf(Math.max(...row)) === batchLabels[i]);
-  const result = await evaluate(spec.apply, params, calibration);
+  const result = await evaluate(spec, params, calibration);
   assert.equal(result.accuracy, correct.length / 100);
   tf.dispose([x, labels, batch, stem, evalLogits, trainLogits, stale]);
   [fresh, params, state.m, state.v].forEach(disposeTree);

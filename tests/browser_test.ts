@@ -42,7 +42,7 @@ async function expectedCounts(): Promise<Record<string, number>> {
     const { spec, params } = checkpointModel(
       await readCheckpoint(path(new URL(`weights/${kind}-hour.safetensors`, ROOT))),
     );
-    const result = await evaluate(spec.apply, params, test, { tta: "none" });
+    const result = await evaluate(spec, params, test, { tta: "none" });
     counts[kind] = Math.round(result.accuracy * result.size);
     disposeTree(params);
   }

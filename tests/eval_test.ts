@@ -87,9 +87,9 @@ Deno.test("evaluate() counts images with non-finite logits and warns once", asyn
   const set = { images: new Uint8Array(6 * 3072), labels: new Uint8Array(6), size: 6 };
   const warnings: string[] = [];
   const warn = (m: string) => warnings.push(m);
-  assert.equal((await evaluate(spec.apply, params, set, { warn })).nonFiniteImages, 0);
+  assert.equal((await evaluate(spec, params, set, { warn })).nonFiniteImages, 0);
   assert.deepEqual(warnings, []);
-  const broken = await evaluate(spec.apply, nan, set, { warn, batchSize: 4 });
+  const broken = await evaluate(spec, nan, set, { warn, batchSize: 4 });
   assert.equal(broken.nonFiniteImages, 6);
   assert.deepEqual(warnings, [
     "6 of 6 test images got NaN or infinite logits, so the accuracy means nothing; the weights " +
@@ -100,7 +100,7 @@ Deno.test("evaluate() counts images with non-finite logits and warns once", asyn
   const printed: unknown[][] = [];
   console.warn = (...args: unknown[]) => printed.push(args);
   try {
-    await evaluate(spec.apply, nan, set);
+    await evaluate(spec, nan, set);
   } finally {
     console.warn = consoleWarn;
   }

@@ -12,7 +12,7 @@ import { readCheckpoint } from "../src/train/checkpoint.ts";
 import { dataDir, type TrainConfig } from "../src/train/config.ts";
 import { loadCifar10 } from "../src/data/cifar.ts";
 import { calibrate } from "../src/train/evaluate.ts";
-import { RunInterruptedError, train } from "../src/train/loop.ts";
+import { resume, RunInterruptedError, train } from "../src/train/loop.ts";
 import { setup, tinyRunConfig } from "./_setup.ts";
 import { ROOT, TASK_PERMISSIONS } from "./_tasks.ts";
 
@@ -57,7 +57,7 @@ Deno.test("train(): a run stopped mid-epoch resumes at its next step and ends as
   assert.equal(metricLines(stopped).length, 1, "no metrics line for an unfinished epoch");
   assert.ok(!(await exists(join(stopped, "summary.json"))));
 
-  await train(config("ignored"), { quiet: true, resume: stopped });
+  await resume(stopped, {}, { quiet: true });
   const end = await header(stopped);
   assert.equal(end.partial, undefined, "the epoch's checkpoint clears the mid-epoch state");
   assert.deepEqual(metricLines(stopped), metricLines(straight));
@@ -95,14 +95,10 @@ Deno.test("train(): an aborted signal stops after the step under way with a chec
   assert.equal((await header(out)).partial?.step, 1);
   // A resume must at least finish the epoch it stopped in.
   await assert.rejects(
-    train(config("ignored"), { quiet: true, resume: out, resumeWith: { epochs: 0 } }),
+    resume(out, { epochs: 0 }, { quiet: true }),
     /in the middle of epoch 1 \(step 1\); resume with --epochs 1 or more/,
   );
-  const summary = await train(config("ignored"), {
-    quiet: true,
-    resume: out,
-    resumeWith: { epochs: 1 },
-  });
+  const summary = await resume(out, { epochs: 1 }, { quiet: true });
   assert.equal(summary.steps, 8);
   assert.equal(metricLines(out).length, 1);
   await Deno.remove(join(out, ".."), { recursive: true });
@@ -252,7 +248,7 @@ Deno.test("train(): a stop during an epoch's evaluation keeps its steps; the res
   assert.equal(mid.epoch, 0);
   assert.equal(mid.partial?.step, 8);
   assert.equal(mid.trainSeconds, 0, "an epoch's time counts once it is evaluated");
-  await train(config("ignored"), { quiet: true, resume: stopped });
+  await resume(stopped, {}, { quiet: true });
   assert.deepEqual(metricLines(stopped), metricLines(straight));
   for (const d of [straight, stopped]) await Deno.remove(d, { recursive: true });
 });
@@ -285,7 +281,7 @@ Deno.test("train(): a batch-norm CNN's mid-epoch checkpoint holds statistics of 
   for (const [i, [name, t]] of want.entries()) {
     assert.deepEqual(got[i][1].dataSync(), t.dataSync(), name);
   }
-  await train(bn("ignored"), { quiet: true, resume: stopped });
+  await resume(stopped, {}, { quiet: true });
   const a = (await readCheckpoint(join(straight, "checkpoint.safetensors"))).params(template);
   const b = (await readCheckpoint(join(stopped, "checkpoint.safetensors"))).params(template);
   const fb = flatten(b);

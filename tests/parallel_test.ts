@@ -15,7 +15,7 @@ import {
   resolveThreads,
 } from "../src/train/config.ts";
 import { GradientWorkers } from "../src/train/gradient_workers.ts";
-import { type StepConfig, trainStep } from "../src/train/step.ts";
+import { type StepConfig, stepParams } from "../src/train/step.ts";
 import { maxAbsDiff, seeded, setup } from "./_setup.ts";
 
 await setup();
@@ -44,7 +44,7 @@ async function trainFor(
       microBatches: 2,
       workers,
     };
-    const r = await trainStep(spec.apply, params, state, batch, config, rng);
+    const r = await stepParams(spec.apply, params, state, batch, config, rng);
     tf.dispose([batch.images, batch.labels]);
     params = r.params;
     state = r.state;

@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { stamp, UsageError } from "../src/cli/args.ts";
+import { decodeSafetensors, encodeSafetensors } from "../src/core/safetensors.ts";
 import { ATOMIC_TEMP, removeStaleFiles } from "../src/core/stale_files.ts";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
 import { defaultConfig, SAMPLE_DIR, type TrainConfig } from "../src/train/config.ts";
-import { train } from "../src/train/loop.ts";
+import { resume, train } from "../src/train/loop.ts";
 import { main as trainMain } from "../tasks/train.ts";
 import { copyRun, deadPid, task, TINY } from "./_tasks.ts";
 import { setup } from "./_setup.ts";
@@ -156,28 +157,29 @@ Deno.test("train(): a resume makes metrics.jsonl agree with the checkpoint, what
   // attempt) after epoch 2's line but before its checkpoint, mid-way through a line.
   const fake = { ...epoch1, epoch: 2, trainLoss: 999 };
   Deno.writeTextFileSync(join(out, "metrics.jsonl"), JSON.stringify(fake) + '\n{"epoch":');
-  await train(tinyConfig("ignored"), { quiet: true, resume: out });
+  await resume(out, {}, { quiet: true });
   const metrics = metricsOf(out);
   assert.deepEqual(metrics.map((m) => m.epoch), [1, 2]);
   assert.deepEqual(metrics[0], epoch1);
   assert.notEqual(metrics[1].trainLoss, 999);
 });
 
-Deno.test("train(): a resume removes temporary files that dead processes left in the run folder", async () => {
+Deno.test("resume(): the locked run folder keeps no temporary file of any writer, however young", async () => {
   const run = await copyRun(fixture, join(tmp, "temps"));
   const dead = await deadPid();
   const old = join(run, `checkpoint.safetensors.tmp-${dead}-1`);
   const fresh = join(run, `config.json.tmp-${dead}-2`);
-  const live = join(run, "checkpoint.safetensors.tmp-1-3"); // pid 1 is always running
+  // Pid 1 is always running, and /proc is unreadable to the tasks (Deno asks
+  // for --allow-all): neither may keep a file alive in a folder whose lock
+  // this run holds, since no other process writes there.
+  const live = join(run, "checkpoint.safetensors.tmp-1-3");
   for (const f of [old, fresh, live]) Deno.writeTextFileSync(f, "half a file");
   const twoHoursAgo = new Date(Date.now() - 2 * 3600 * 1000);
   await Deno.utime(old, twoHoursAgo, twoHoursAgo); // stale by age where /proc cannot tell
-  await train(tinyConfig("ignored"), { quiet: true, resume: run, resumeWith: { epochs: 1 } });
+  await resume(run, { epochs: 1 }, { quiet: true });
   const exists = (f: string) => Deno.stat(f).then(() => true, () => false);
-  assert.equal(await exists(old), false);
-  if (await exists("/proc/self")) assert.equal(await exists(fresh), false);
-  assert.equal(await exists(live), true, "a live process's temporary file stays");
-  const left = await removeStaleFiles(run, ATOMIC_TEMP);
+  for (const f of [old, fresh, live]) assert.equal(await exists(f), false, f);
+  const left = await removeStaleFiles(run, ATOMIC_TEMP, { folderLocked: true });
   assert.deepEqual(left, []);
 });
 
@@ -206,6 +208,45 @@ Deno.test("train refuses a batch larger than the training images: exit 2, nothin
     assert.match(r.stderr, message);
     assert.equal(await Deno.stat(join(tmp, "never")).then(() => true, () => false), false);
   }
+});
+
+Deno.test("a refused resume changes nothing in the folder: a reshaped tensor is named, config.json stays", async () => {
+  const run = await copyRun(fixture, join(tmp, "reshaped"));
+  const path = join(run, "checkpoint.safetensors");
+  const file = decodeSafetensors(Deno.readFileSync(path));
+  const [name, t] = [...file.tensors].find(([n, t]) =>
+    !n.startsWith("opt.") && t.shape.length > 1
+  )!;
+  // The same values as one flat axis: a checkpoint of another shape of model.
+  file.tensors.set(name, { ...t, shape: [t.data.length] });
+  Deno.writeFileSync(path, encodeSafetensors(file.tensors, file.metadata));
+  const files = ["checkpoint.safetensors", "config.json", "metrics.jsonl", "summary.json"];
+  const before = files.map((f) => read(run, f));
+  const r = await task("train.ts", ["vit", "--resume", run, "--epochs", "3"]);
+  assert.notEqual(r.code, 0, r.stderr);
+  assert.ok(r.stderr.includes(name), r.stderr);
+  assert.deepEqual(files.map((f) => read(run, f)), before);
+  assert.equal(JSON.parse(Deno.readTextFileSync(join(run, "config.json"))).epochs, 1);
+});
+
+Deno.test('--resume given a file, or nothing, and --out "" are usage errors that name the flag', async () => {
+  const file = join(tmp, "x.safetensors");
+  Deno.writeFileSync(file, read(fixture, "checkpoint.safetensors"));
+  const cwd = join(tmp, "empty-out");
+  await Deno.mkdir(cwd);
+  for (
+    const [args, message] of [
+      [["cnn", "--resume", file], /--resume .*x\.safetensors is a file, not a run folder/],
+      [["cnn", "--resume", ""], /--resume needs the run's folder/],
+      [["vit", ...TINY, "--out", ""], /--out needs a folder name/],
+    ] as const
+  ) {
+    const r = await task("train.ts", [...args], { cwd });
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.doesNotMatch(r.stderr, /os error/);
+  }
+  assert.deepEqual([...Deno.readDirSync(cwd)], [], "nothing written into the working folder");
 });
 
 Deno.test("run_safety: clean up", async () => {

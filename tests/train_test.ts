@@ -10,8 +10,8 @@ import { modelSpec } from "../src/models/presets.ts";
 import { ADAMW_DEFAULTS, initAdamW } from "../src/train/adamw.ts";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
 import { dataDir } from "../src/train/config.ts";
-import { NonFiniteLossError, train } from "../src/train/loop.ts";
-import { trainStep } from "../src/train/step.ts";
+import { NonFiniteLossError, resume, train } from "../src/train/loop.ts";
+import { stepParams } from "../src/train/step.ts";
 import { setup, tinyRunConfig } from "./_setup.ts";
 
 await setup();
@@ -26,7 +26,7 @@ async function fixedBatch(n: number) {
   };
 }
 
-Deno.test("trainStep(): the loss on a fixed batch falls, and no tensor leaks once warm", async () => {
+Deno.test("stepParams(): the loss on a fixed batch falls, and no tensor leaks once warm", async () => {
   for (const kind of ["vit", "cnn"] as const) {
     const spec = modelSpec(kind, "tiny");
     const rng = new Rng(0);
@@ -35,7 +35,7 @@ Deno.test("trainStep(): the loss on a fixed batch falls, and no tensor leaks onc
     const batch = await fixedBatch(32);
     const losses: number[] = [], counts: number[] = [];
     for (let i = 0; i < 25; i++) {
-      const r = await trainStep(spec.apply, params, state, batch, {
+      const r = await stepParams(spec.apply, params, state, batch, {
         lr: 3e-3,
         labelSmoothing: 0,
         optimizer: ADAMW_DEFAULTS,
@@ -98,7 +98,7 @@ Deno.test("train(): a run interrupted and resumed ends with the same parameters"
   await train(config(straight), { quiet: true });
   await train(config(resumed), { quiet: true, stopAfterEpoch: 1 });
   assert.equal((await readCheckpoint(join(resumed, "checkpoint.safetensors"))).header.run.epoch, 1);
-  await train(config("ignored"), { quiet: true, resume: resumed });
+  await resume(resumed, {}, { quiet: true });
   const spec = modelSpec("vit", "tiny");
   const template = spec.init(new Rng(0));
   const a = (await readCheckpoint(join(straight, "checkpoint.safetensors"))).params(template);
@@ -146,11 +146,11 @@ Deno.test("train(): a non-finite loss stops training with a message and writes n
   await Deno.remove(explode, { recursive: true });
 });
 
-Deno.test("trainStep() with microBatches takes the whole batch's step in parts, without leaks", async () => {
+Deno.test("stepParams() with microBatches takes the whole batch's step in parts, without leaks", async () => {
   const spec = modelSpec("vit", "tiny"), batch = await fixedBatch(8);
   const step = async (microBatches: number) => {
     const params = spec.init(new Rng(0));
-    const r = await trainStep(spec.apply, params, initAdamW(params), batch, {
+    const r = await stepParams(spec.apply, params, initAdamW(params), batch, {
       lr: 1e-3,
       labelSmoothing: 0.1,
       optimizer: ADAMW_DEFAULTS,

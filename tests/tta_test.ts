@@ -110,7 +110,7 @@ Deno.test("evaluate() with every test-time augmentation leaks no tensors", async
   const params = spec.init(new Rng(1));
   const before = tf.memory().numTensors;
   for (const tta of ["none", "flip", "flip-translate"] as const) {
-    const result = await evaluate(spec.apply, params, data.test, { tta, batchSize: 25 });
+    const result = await evaluate(spec, params, data.test, { tta, batchSize: 25 });
     assert.equal(result.size, 50);
     assert.equal(tf.memory().numTensors, before, `${tta} leaked`);
   }

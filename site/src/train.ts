@@ -22,7 +22,7 @@ import {
   Rng,
   scheduleOf,
   splitBuffers,
-  trainStep,
+  stepParams,
 } from "@vision-attention/sa";
 
 /** What the page hears after each step. */
@@ -79,7 +79,7 @@ export async function trainTinyViT(
           labels: tf.tensor1d(labels, "int32"),
         };
         const lr = learningRate(schedule, step);
-        const r = await trainStep(spec.apply, params, state, batch, {
+        const r = await stepParams(spec.apply, params, state, batch, {
           lr,
           labelSmoothing: config.labelSmoothing,
           optimizer,
@@ -99,7 +99,7 @@ export async function trainTinyViT(
         // Let the page paint the curve between steps.
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
-      const result = await evaluate(spec.apply, params, test);
+      const result = await evaluate(spec, params, test);
       options.onEpoch(epoch, result.accuracy);
     }
   } finally {

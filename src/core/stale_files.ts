@@ -35,6 +35,17 @@ export function processMayBeAlive(pid: number): boolean | "unknown" {
   }
 }
 
+/** Options of {@linkcode removeStaleFiles}. */
+export interface RemoveStaleOptions {
+  /**
+   * The caller holds `dir`'s lock (a run folder's `train.lock`), so no other
+   * process writes there: every match is stale, whatever its writer's pid.
+   * Without it, a writer whose liveness cannot be told (no `/proc`) is judged
+   * by the file's age.
+   */
+  folderLocked?: boolean;
+}
+
 /**
  * Remove the entries of `dir` whose name matches `pattern` (its first group
  * is the writer's pid) and whose writer is gone; returns the removed names.
@@ -49,7 +60,11 @@ export function processMayBeAlive(pid: number): boolean | "unknown" {
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export async function removeStaleFiles(dir: string, pattern: RegExp): Promise<string[]> {
+export async function removeStaleFiles(
+  dir: string,
+  pattern: RegExp,
+  options: RemoveStaleOptions = {},
+): Promise<string[]> {
   const removed: string[] = [];
   let entries: Deno.DirEntry[];
   try {
@@ -62,7 +77,7 @@ export async function removeStaleFiles(dir: string, pattern: RegExp): Promise<st
     const pid = entry.name.match(pattern)?.[1];
     if (pid === undefined) continue;
     const path = join(dir, entry.name);
-    let alive = processMayBeAlive(Number(pid));
+    let alive = options.folderLocked ? false : processMayBeAlive(Number(pid));
     if (alive === "unknown") {
       const mtime = (await Deno.lstat(path)).mtime?.getTime() ?? Date.now();
       alive = Date.now() - mtime < STALE_AFTER_MS;

@@ -5,7 +5,9 @@
  *
  * @module
  */
+import * as tf from "@tensorflow/tfjs";
 import type { Rng } from "../core/rng.ts";
+import { brand, type Images } from "../core/tensor.ts";
 import { IMAGE_BYTES, type ImageSet } from "./cifar.ts";
 
 /** Per-channel mean and std of the CIFAR-10 training set, in [0, 1] units. */
@@ -78,4 +80,57 @@ export function fillBatch(
       }
     }
   }
+}
+
+/** A batch of images and integer labels, as a training step and `predict` take them. */
+export interface Batch {
+  /** Normalised images, `[batch, 32, 32, 3]`. */
+  images: Images;
+  /** Class indices, `int32`. */
+  labels: tf.Tensor1D;
+}
+
+/** Options of {@linkcode imageBatch}. */
+export interface ImageBatchOptions {
+  /**
+   * Random crops and flips drawn from the generator (default true when a
+   * generator is given); `false`, or a null generator, copies the images as
+   * they are. Settings other than the default go in {@linkcode AugmentConfig}.
+   */
+  augment?: boolean | AugmentConfig;
+}
+
+/**
+ * The images of `set` at `indices` as a {@linkcode Batch} of tensors
+ * (normalised, augmented with `rng` unless told not to); the caller disposes
+ * both tensors. This is how training, evaluation and the examples build
+ * every batch.
+ *
+ * @example A training batch of four random images
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { imageBatch, Rng } from "@vision-attention/sa";
+ * const set = { images: new Uint8Array(8 * 3072), labels: new Uint8Array(8), size: 8 };
+ * const rng = new Rng(0);
+ * const batch = imageBatch(set, rng.permutation(8).subarray(0, 4), rng);
+ * console.assert(batch.images.shape.join() === "4,32,32,3");
+ * tf.dispose([batch.images, batch.labels]);
+ * ```
+ */
+export function imageBatch(
+  set: ImageSet,
+  indices: ArrayLike<number>,
+  rng: Rng | null,
+  options: ImageBatchOptions = {},
+): Batch {
+  const n = indices.length;
+  const pixels = new Float32Array(n * 3072), labels = new Int32Array(n);
+  const augment = options.augment ?? true;
+  const config = typeof augment === "object" ? augment : DEFAULT_AUGMENT;
+  fillBatch(set, indices, pixels, labels, augment === false ? null : rng, config);
+  // Shape comment: [batch, height, width, channels] = [n, 32, 32, 3].
+  return {
+    images: brand(tf.tensor4d(pixels, [n, 32, 32, 3]), ["batch", "height", "width", "channels"]),
+    labels: tf.tensor1d(labels, "int32"),
+  };
 }

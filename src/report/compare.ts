@@ -24,7 +24,7 @@ import {
   type TrainConfig,
 } from "../train/config.ts";
 import { ttaMode } from "../train/evaluate.ts";
-import { RunInterruptedError, train, type TrainOptions } from "../train/loop.ts";
+import { resume, RunInterruptedError, train, type TrainOptions } from "../train/loop.ts";
 import { nextMacrotask } from "../core/event_loop.ts";
 import { LOCK_FILE, lockRun, RunLockedError } from "../train/run_lock.ts";
 import { measure } from "../train/measure.ts";
@@ -377,7 +377,7 @@ async function runOne(config: TrainConfig, how: HowToTrain): Promise<RunRecord |
     if (doneMeanwhile) return doneMeanwhile;
     if (await exists(join(dir, "checkpoint.safetensors"))) {
       if (!quiet) console.error(`compare: ${label}: resuming from ${dir}`);
-      await train(config, { ...how, resume: dir, lockHeld: true });
+      await resume(dir, { backend: config.backend }, { ...how, lockHeld: true });
     } else {
       // Killed before its first checkpoint: nothing in it can be resumed.
       const names = [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => n !== LOCK_FILE);

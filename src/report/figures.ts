@@ -17,7 +17,7 @@ import type { CNNConfig, CNNParams } from "../models/cnn.ts";
 import { modelSpec } from "../models/presets.ts";
 import type { ViTConfig, ViTParams } from "../models/vit.ts";
 import { readCheckpoint } from "../train/checkpoint.ts";
-import type { EpochMetrics } from "../train/loop.ts";
+import type { EpochMetrics } from "../train/records.ts";
 import { type ModelResult, stat } from "./aggregate.ts";
 import { cnnQueryAttention, vitClassAttention } from "./attention_maps.ts";
 import { svgToPng } from "./png.ts";

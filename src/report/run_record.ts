@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import type { TrainConfig } from "../train/config.ts";
-import type { EpochMetrics, TrainSummary } from "../train/loop.ts";
+import type { EpochMetrics, TrainSummary } from "../train/records.ts";
 
 /** One finished run. */
 export interface RunRecord {

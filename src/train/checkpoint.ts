@@ -17,7 +17,7 @@ import {
 } from "../core/safetensors.ts";
 import type { AdamWState } from "./adamw.ts";
 import type { TrainConfig } from "./config.ts";
-import type { EpochMetrics } from "./loop.ts";
+import type { EpochMetrics } from "./records.ts";
 
 /**
  * The run state besides tensors. Fields added later are optional, so older
@@ -66,27 +66,6 @@ export interface PartialEpoch {
   lr: number;
   /** Training seconds of the epoch so far. */
   seconds: number;
-}
-
-/**
- * Training stopped early on request (a signal, say) after saving a
- * checkpoint that resumes where it stopped. `dir` is the run folder.
- */
-export class RunInterruptedError extends Error {
-  /** The run (or comparison) folder that resumes. */
-  readonly dir: string;
-  /**
-   * The status a command-line task ends with: 128 + the signal's number
-   * (130 for SIGINT, 143 for SIGTERM).
-   */
-  readonly exitCode: number;
-  /** A stop of the run in `dir`, with the exit status its task should end with. */
-  constructor(dir: string, message: string, exitCode = 130) {
-    super(message);
-    this.name = "RunInterruptedError";
-    this.dir = dir;
-    this.exitCode = exitCode;
-  }
 }
 
 /** Write a checkpoint atomically; the optimizer state is optional (weights-only files). */

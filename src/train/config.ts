@@ -1,13 +1,17 @@
 /**
  * The typed configuration of a training run, with the defaults each model
- * trains well with.
+ * trains well with, and the only two places a run's configuration is put
+ * together: {@linkcode resolveConfig} for a new run (model defaults, then the
+ * preset's, then what was asked for) and {@linkcode resumedConfig} for a
+ * resumed one (the saved config, then the few settings a resume may change).
  *
  * @module
  */
 import type { BackendName } from "../backend/select.ts";
-import type { ModelKind } from "../models/presets.ts";
+import { type ModelKind, presetNames } from "../models/presets.ts";
 import { ADAMW_DEFAULTS, type AdamWConfig } from "./adamw.ts";
-import type { TestTimeAugmentation } from "./evaluate.ts";
+import { RunConfigError } from "./errors.ts";
+import { type TestTimeAugmentation, ttaMode } from "./evaluate.ts";
 import type { ScheduleConfig } from "./schedule.ts";
 
 /** Everything a run depends on; saved as `config.json`. */
@@ -167,4 +171,80 @@ export const SAMPLE_DIR: URL = new URL(
 /** Resolve `--data`: `sample` means the shipped sample. */
 export function dataDir(data: string): string {
   return data === "sample" ? decodeURIComponent(SAMPLE_DIR.pathname) : data;
+}
+
+/** What a new run may set; an absent (or undefined) setting takes the preset's, then the model's default. */
+export type TrainSettings = Partial<Omit<TrainConfig, "model">>;
+
+/** The settings of `settings` that are not undefined. */
+function given<T extends object>(settings: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(settings).filter(([, v]) => v !== undefined),
+  ) as Partial<T>;
+}
+
+/**
+ * The config of a new run of `model`: the model's defaults, then the
+ * preset's ({@linkcode presetDefaults}), then `settings`. A preset's
+ * micro-batches apply only where they split the batch into equal parts;
+ * asked-for micro-batches must. Every caller that starts a run (the train
+ * and compare tasks, bench, profile, the page's in-page training, scripts)
+ * builds its config here.
+ *
+ * @example Train the tiny CNN-SA for two epochs on the shipped sample
+ * ```ts
+ * import { resolveConfig } from "./config.ts";
+ * const config = resolveConfig("cnn", { preset: "tiny", epochs: 2, data: "sample", out: "runs/a" });
+ * console.assert(config.batchSize === 128 && config.microBatches === 1);
+ * ```
+ */
+export function resolveConfig(model: ModelKind, settings: TrainSettings = {}): TrainConfig {
+  const preset = settings.preset ?? defaultConfig(model).preset;
+  if (!presetNames(model).includes(preset)) {
+    throw new RunConfigError(
+      `${model} has no preset "${preset}"; choose one of ${presetNames(model).join(", ")}`,
+    );
+  }
+  const base = { ...defaultConfig(model), ...presetDefaults(model, preset) };
+  const asked = given(settings);
+  const config: TrainConfig = { ...base, ...asked, model, preset };
+  if (!Number.isInteger(config.batchSize) || config.batchSize < 1) {
+    throw new RunConfigError(`batch size ${config.batchSize} must be a whole number of at least 1`);
+  }
+  if (asked.microBatches === undefined) {
+    const k = base.microBatches ?? 1;
+    config.microBatches = config.batchSize % k === 0 ? k : 1;
+  } else if (config.batchSize % asked.microBatches !== 0) {
+    throw new RunConfigError(
+      `--micro-batches ${asked.microBatches} does not divide --batch-size ${config.batchSize} ` +
+        `into equal parts`,
+    );
+  }
+  return config;
+}
+
+/**
+ * What may change when a run resumes: how long it trains, where its data now
+ * lives and the backend (a property of the machine). Everything else defines
+ * the run and stays.
+ */
+export type ResumeChanges = Partial<Pick<TrainConfig, "epochs" | "minutes" | "data" | "backend">>;
+
+/**
+ * The config of a run resumed from folder `dir`: its saved config with
+ * `changes` applied (an undefined change keeps the saved value), in `dir`
+ * (where the run is now, if its folder moved).
+ */
+export function resumedConfig(
+  saved: TrainConfig,
+  changes: ResumeChanges,
+  dir: string,
+): TrainConfig {
+  const { epochs, minutes, data, backend } = changes; // nothing else, whatever was passed
+  return {
+    ...saved,
+    ...given({ epochs, minutes, data, backend }),
+    out: dir,
+    tta: ttaMode(saved.tta),
+  };
 }

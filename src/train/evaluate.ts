@@ -14,7 +14,7 @@ import { fillBatch } from "../data/batches.ts";
 import type { ImageSet } from "../data/cifar.ts";
 import { disposeTree, flatten, type ParamTree, splitBuffers } from "../core/params.ts";
 import type { ModelSpec } from "../models/presets.ts";
-import { type ApplyFn, predict } from "./step.ts";
+import { type ApplyFn, fromTrainingStep, predict } from "./step.ts";
 
 /** Evaluation results; accuracies are fractions in [0, 1]. */
 export interface EvalResult {
@@ -79,6 +79,14 @@ export interface EvalOptions {
    * {@linkcode EvaluationStopped}.
    */
   shouldStop?: () => boolean;
+  /**
+   * Training images to recalibrate a batch-norm model's statistics on
+   * (see {@linkcode calibrate}) when `params` came out of training steps,
+   * which leave them stale. Without it such parameters are refused rather
+   * than scored with the wrong statistics; other parameters (loaded, or
+   * calibrated already) and models without batch norm ignore it.
+   */
+  calibrateOn?: ImageSet;
 }
 
 /** An evaluation given `shouldStop` stopped early; it has no result. */
@@ -155,7 +163,9 @@ export function withTestTimeAugmentation(apply: ApplyFn, tta: TestTimeAugmentati
 }
 
 /**
- * Evaluate `params` on every image of `set`.
+ * Evaluate `model`'s `params` on every image of `set`. Parameters of a
+ * batch-norm model straight out of training steps are first recalibrated on
+ * `options.calibrateOn` (a copy: `params` is left as it is).
  *
  * @example
  * ```ts
@@ -163,15 +173,40 @@ export function withTestTimeAugmentation(apply: ApplyFn, tta: TestTimeAugmentati
  * const spec = modelSpec("vit", "tiny");
  * const params = spec.init(new Rng(0));
  * const set = { images: new Uint8Array(4 * 3072), labels: new Uint8Array([0, 1, 2, 3]), size: 4 };
- * const result = await evaluate(spec.apply, params, set, { tta: "flip" }); // each image and its mirror
+ * const result = await evaluate(spec, params, set, { tta: "flip" }); // each image and its mirror
  * console.assert(result.size === 4 && result.confusion.length === 10);
  * ```
  */
 export async function evaluate(
-  apply: ApplyFn,
+  model: Pick<ModelSpec, "apply" | "calibrate">,
   params: ParamTree,
   set: ImageSet,
   options: EvalOptions = {},
+): Promise<EvalResult> {
+  if (!model.calibrate || !fromTrainingStep(params)) {
+    return await evaluateAsIs(model.apply, params, set, options);
+  }
+  if (!options.calibrateOn) {
+    throw new Error(
+      "evaluate: these parameters come from training steps, which leave the model's batch-norm " +
+        "statistics stale; pass { calibrateOn: trainingImages } so they are measured first",
+    );
+  }
+  const calibrated = calibrateCopy(model, params, options.calibrateOn);
+  try {
+    return await evaluateAsIs(model.apply, calibrated, set, options);
+  } finally {
+    const { buffers } = splitBuffers(calibrated);
+    if (buffers) disposeTree(buffers);
+  }
+}
+
+/** {@linkcode evaluate} without the check on batch-norm statistics. */
+async function evaluateAsIs(
+  apply: ApplyFn,
+  params: ParamTree,
+  set: ImageSet,
+  options: EvalOptions,
 ): Promise<EvalResult> {
   const batchSize = options.batchSize ?? 250, classes = options.classes ?? 10;
   apply = withTestTimeAugmentation(apply, options.tta ?? "none");
@@ -239,6 +274,20 @@ export function calibrate<P extends ParamTree>(
   options: { images?: number; batchSize?: number } = {},
 ): P {
   if (!spec.calibrate) return params;
+  const next = calibrateCopy(spec, params, set, options);
+  const old = splitBuffers(params).buffers;
+  if (old) disposeTree(old);
+  return next;
+}
+
+/** {@linkcode calibrate}, leaving `params`'s own buffers alone. */
+function calibrateCopy<P extends ParamTree>(
+  spec: Pick<ModelSpec, "calibrate">,
+  params: P,
+  set: ImageSet,
+  options: { images?: number; batchSize?: number } = {},
+): P {
+  if (!spec.calibrate) return params;
   const batchSize = Math.min(options.batchSize ?? 250, set.size);
   const count = Math.max(1, Math.floor(Math.min(options.images ?? 2000, set.size) / batchSize));
   const stride = set.size / (count * batchSize);
@@ -258,7 +307,5 @@ export function calibrate<P extends ParamTree>(
   });
   const next = spec.calibrate(params, batches) as P;
   tf.dispose(batches);
-  const old = splitBuffers(params).buffers;
-  if (old) disposeTree(old);
   return next;
 }

@@ -25,7 +25,7 @@ function backendName(): string {
   if (!chosen) throw new Error("measure: select a backend first (selectBackend)");
   return chosen.name;
 }
-import { predict, trainStep } from "./step.ts";
+import { predict, stepParams } from "./step.ts";
 
 /** The batch size a preset trains with (`presetDefaults`, else the default). */
 export function trainingBatchSize(spec: ModelSpec): number {
@@ -103,7 +103,7 @@ export async function trainingSteps(
       if (options.mode === "infer") {
         await predict(spec.apply, params, images);
       } else {
-        const r = await trainStep(spec.apply, params, state, { images, labels }, stepConfig, rng);
+        const r = await stepParams(spec.apply, params, state, { images, labels }, stepConfig, rng);
         params = r.params;
         state = r.state;
       }

@@ -7,8 +7,8 @@
  */
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../core/safetensors.ts";
-import type { EpochMetrics } from "./loop.ts";
-import { RunConfigError } from "./run_config_error.ts";
+import { RunConfigError } from "./errors.ts";
+import type { EpochMetrics, TrainSummary } from "./records.ts";
 
 /** The files a run writes; a folder holding any of them holds a run. */
 export const RUN_FILES: readonly string[] = [
@@ -129,4 +129,16 @@ export async function reconcileMetrics(
     dropped > 0 ? `dropped ${dropped} line(s) after epoch ${epoch} or torn` : "",
     added ? `restored the line of epoch ${epoch} from the checkpoint` : "",
   ].filter((s) => s).join("; ");
+}
+
+/** Append epoch `metrics` to the run's `metrics.jsonl` (one JSON line; a resume repairs a torn one). */
+export async function appendMetrics(dir: string, metrics: EpochMetrics): Promise<void> {
+  await Deno.writeTextFile(join(dir, "metrics.jsonl"), JSON.stringify(metrics) + "\n", {
+    append: true,
+  });
+}
+
+/** Write the run's `summary.json`, atomically: its presence means the run finished. */
+export async function writeSummary(dir: string, summary: TrainSummary): Promise<void> {
+  await writeFileAtomic(join(dir, "summary.json"), JSON.stringify(summary, null, 2) + "\n");
 }

@@ -16,20 +16,22 @@ import {
 import { Rng } from "../core/rng.ts";
 import { guardWebGPU } from "../backend/webgpu_errors.ts";
 import { cast, type Images } from "../core/tensor.ts";
-import { type AdamWConfig, type AdamWState, adamwStep } from "./adamw.ts";
+import type { Batch } from "../data/batches.ts";
+import type { ModelSpec } from "../models/presets.ts";
+import {
+  ADAMW_DEFAULTS,
+  type AdamWConfig,
+  type AdamWState,
+  adamwStep,
+  initAdamW,
+} from "./adamw.ts";
 import { adamwStepOnHost } from "./adamw_host.ts";
 import type { GradientWorkers, WorkerSums } from "./gradient_workers.ts";
 import { type ApplyFn, type PartGradients, partGradients } from "./part_gradients.ts";
 
 export type { ApplyFn };
 
-/** A batch of images and integer labels. */
-export interface Batch {
-  /** Normalised images. */
-  images: Images;
-  /** Class indices, `int32`. */
-  labels: tf.Tensor1D;
-}
+export type { Batch };
 
 /** Settings of one step. */
 export interface StepConfig {
@@ -78,22 +80,10 @@ export interface StepResult<P extends ParamTree> {
  * error during the step (a kernel over a limit, out of memory) throws a
  * `WebGPUError` naming the step, before anything computed in it is used.
  *
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { ADAMW_DEFAULTS, brand, initAdamW, modelSpec, Rng, trainStep } from "@vision-attention/sa";
- * const spec = modelSpec("vit", "tiny"), rng = new Rng(0);
- * const params = spec.init(rng);
- * const batch = {
- *   images: brand(tf.randomNormal([4, 32, 32, 3]), ["batch", "height", "width", "channels"]),
- *   labels: tf.tensor1d([0, 1, 2, 3], "int32"),
- * };
- * const config = { lr: 1e-3, labelSmoothing: 0.1, optimizer: ADAMW_DEFAULTS };
- * const r = await trainStep(spec.apply, params, initAdamW(params), batch, config, rng);
- * console.assert(Number.isFinite(r.loss) && r.state.step === 1); // r.params replace params
- * ```
+ * The low-level form of {@linkcode trainStep}, for code that holds the
+ * parameters and optimizer state apart (the loop, the gradient benchmarks).
  */
-export function trainStep<P extends ParamTree>(
+export function stepParams<P extends ParamTree>(
   apply: ApplyFn,
   params: P,
   state: AdamWState<ParamTree>,
@@ -103,9 +93,115 @@ export function trainStep<P extends ParamTree>(
 ): Promise<StepResult<P>> {
   return guardWebGPU(
     `training step ${state.step + 1}`,
-    () => unguardedStep(apply, params, state, batch, config, rng),
+    async () => {
+      const r = await unguardedStep(apply, params, state, batch, config, rng);
+      trained.add(r.params);
+      return r;
+    },
     "Training stopped; nothing computed in this step was kept or checkpointed.",
   );
+}
+
+/**
+ * Parameter records that came out of a training step. A step normalises
+ * with each batch's own statistics and leaves the stored batch-norm
+ * statistics as they were, so such a record must be recalibrated before it
+ * is evaluated (`evaluate` does it when given the training images).
+ */
+const trained = new WeakSet<object>();
+
+/** Whether `params` came out of a training step (its batch-norm statistics are stale). */
+export function fromTrainingStep(params: ParamTree): boolean {
+  return trained.has(params as object);
+}
+
+/** What training carries from step to step: the parameters and AdamW's state. */
+export interface TrainState<P extends ParamTree = ParamTree> {
+  /** The model's parameters, buffers (batch-norm statistics) included. */
+  params: P;
+  /** AdamW's moments over the trainable leaves, and its step count. */
+  optimizer: AdamWState<ParamTree>;
+}
+
+/**
+ * A fresh training state for `model`: parameters from `rng`, and AdamW's
+ * zero moments over the trainable leaves only (buffers such as batch-norm
+ * statistics are not trained, see {@linkcode splitBuffers}).
+ *
+ * @example
+ * ```ts
+ * import { initTrainState, modelSpec, Rng } from "@vision-attention/sa";
+ * const state = initTrainState(modelSpec("cnn", "tiny"), new Rng(0));
+ * console.assert(state.optimizer.step === 0);
+ * ```
+ */
+export function initTrainState(model: ModelSpec, rng: Rng): TrainState {
+  const params = model.init(rng);
+  return { params, optimizer: initAdamW(splitBuffers(params).trainable) };
+}
+
+/** Options of {@linkcode trainStep}: the learning rate, and what else differs from the defaults. */
+export interface TrainStepOptions extends Partial<StepConfig> {
+  /** Learning rate of this step. */
+  lr: number;
+  /** Draws dropout (and micro-batch seeds); default: a generator seeded by the step number. */
+  rng?: Rng;
+}
+
+/** What {@linkcode trainStep} returns. */
+export interface TrainStepResult {
+  /** The state after the update (the old one's tensors are disposed). */
+  state: TrainState;
+  /** Mean loss on the batch, before the update. */
+  loss: number;
+  /** Correctly classified images of the batch, before the update. */
+  correct: number;
+  /** Global gradient norm, before clipping. */
+  gradNorm: number;
+}
+
+/**
+ * One explicit-gradient step of `model` on `batch`: the gradients of the
+ * mean cross-entropy (`labelSmoothing`, default 0) by `tf.valueAndGrads`,
+ * then one AdamW update (`optimizer`, default {@linkcode ADAMW_DEFAULTS}).
+ * Disposes the old state's tensors, so a loop holds a constant number. On
+ * WebGPU, a device error during the step throws a `WebGPUError` naming the
+ * step.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { imageBatch, initTrainState, modelSpec, Rng, trainStep } from "@vision-attention/sa";
+ * const model = modelSpec("vit", "tiny"), rng = new Rng(0);
+ * const set = { images: new Uint8Array(4 * 3072), labels: new Uint8Array([0, 1, 2, 3]), size: 4 };
+ * const batch = imageBatch(set, [0, 1, 2, 3], rng);
+ * const r = await trainStep(model, initTrainState(model, rng), batch, { lr: 1e-3 });
+ * tf.dispose([batch.images, batch.labels]);
+ * console.assert(Number.isFinite(r.loss) && r.state.optimizer.step === 1);
+ * ```
+ */
+export async function trainStep(
+  model: ModelSpec,
+  state: TrainState,
+  batch: Batch,
+  options: TrainStepOptions,
+): Promise<TrainStepResult> {
+  const { rng, ...rest } = options;
+  const config: StepConfig = { labelSmoothing: 0, optimizer: ADAMW_DEFAULTS, ...rest };
+  const r = await stepParams(
+    model.apply,
+    state.params,
+    state.optimizer,
+    batch,
+    config,
+    rng ?? new Rng(state.optimizer.step + 1),
+  );
+  return {
+    state: { params: r.params, optimizer: r.state },
+    loss: r.loss,
+    correct: r.correct,
+    gradNorm: r.gradNorm,
+  };
 }
 
 async function unguardedStep<P extends ParamTree>(

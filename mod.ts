@@ -7,12 +7,14 @@
  * trained by explicit gradients and our own AdamW.
  *
  * This root entry is platform-neutral: it loads unchanged in a browser, in
- * Deno and in Node (tensor brands, layers, models and presets, loss, AdamW,
- * the learning-rate schedule, one training step, evaluation, checkpoints and
- * safetensors as bytes, attention maps as data). What needs Deno (files,
- * CIFAR-10 from disk, run folders, reports written to disk, the FFI backend)
- * sits behind the subpath entries `./train`, `./data`, `./report` and
- * `./backend`.
+ * Deno and in Node. It lists what a script needs by name: tensor brands, the
+ * hand-written layers, the two models and their presets, a run's config,
+ * batches, one training step, evaluation, the shipped weights, checkpoints as
+ * bytes and attention maps as data. What needs Deno (files, CIFAR-10 from
+ * disk, run folders, reports written to disk, the FFI backend) sits behind
+ * the subpath entries `./train`, `./data`, `./report` and `./backend`; the
+ * building blocks below these (kernels, parameter-tree helpers) are imported
+ * from their modules under `src/`.
  *
  * @example Run a ViT on a batch of images
  * ```ts
@@ -27,62 +29,53 @@
  *
  * @module
  */
-export * from "./src/core/tensor.ts";
-export * from "./src/core/rng.ts";
-export * from "./src/core/params.ts";
-// Bytes in, bytes out only: saving to and loading from files is in ./train.
+// Tensors with named axes, the generator, parameter records.
+export { brand, type Images, type Logits, type T, type Tokens } from "./src/core/tensor.ts";
+export { Rng } from "./src/core/rng.ts";
+export { countParams, disposeTree, type ParamTree } from "./src/core/params.ts";
+// The hand-written layers.
+export { attention, type BHSD, initMHA, multiHeadAttention } from "./src/layers/attention.ts";
+export { initSelfAttention2d, selfAttention2d } from "./src/layers/self_attention_2d.ts";
+export { patchify } from "./src/layers/patchify.ts";
+export { layerNorm } from "./src/layers/norm.ts";
+export { encoderBlock, initEncoderBlock } from "./src/layers/encoder.ts";
+// The two models, their presets, and the shipped weights.
+export { initViT, vit, type ViTConfig } from "./src/models/vit.ts";
+export { cnn, type CNNConfig, initCNN } from "./src/models/cnn.ts";
 export {
-  decodeSafetensors,
-  encodeSafetensors,
-  type RawTensor,
-  rawToTree,
-  type SafetensorsFile,
-  treeToRaw,
-} from "./src/core/safetensors.ts";
-export * from "./src/layers/linear.ts";
-export * from "./src/layers/conv.ts";
-export * from "./src/layers/norm.ts";
-export * from "./src/layers/activations.ts";
-export * from "./src/layers/attention.ts";
-export * from "./src/layers/self_attention_2d.ts";
-export * from "./src/layers/patchify.ts";
-export * from "./src/layers/pool.ts";
-export * from "./src/layers/encoder.ts";
-export * from "./src/models/vit.ts";
-export * from "./src/models/cnn.ts";
-export * from "./src/models/presets.ts";
-export * from "./src/train/loss.ts";
-export * from "./src/train/adamw.ts";
-export * from "./src/train/schedule.ts";
-export * from "./src/train/step.ts";
-export * from "./src/train/evaluate.ts";
-// The config's type and defaults only: `SAMPLE_DIR` and `dataDir` name a
-// folder of this repository's checkout (publishing excludes data/sample).
+  CNN_PRESETS,
+  type ModelKind,
+  type ModelSpec,
+  modelSpec,
+  VIT_PRESETS,
+} from "./src/models/presets.ts";
+export { loadPretrained, PRETRAINED, type PretrainedName } from "./src/train/pretrained.ts";
+// Training with your own loop: config, batches, state, step, schedule, evaluation.
 export {
-  defaultConfig,
   optimizerOf,
-  presetDefaults,
+  resolveConfig,
   scheduleOf,
   type TrainConfig,
+  type TrainSettings,
 } from "./src/train/config.ts";
-export type { BackendName } from "./src/backend/select.ts";
-// A checkpoint from bytes; reading and writing files is in ./train.
+export { type Batch, imageBatch } from "./src/data/batches.ts";
 export {
-  type CheckpointHeader,
-  checkpointModel,
-  type LoadedCheckpoint,
-  parseCheckpoint,
-  type PartialEpoch,
-  type RunState,
-} from "./src/train/checkpoint.ts";
-// The record layout and its parser; loading from a folder is in ./data.
+  initTrainState,
+  type TrainState,
+  trainStep,
+  type TrainStepOptions,
+} from "./src/train/step.ts";
+export { learningRate } from "./src/train/schedule.ts";
+export { crossEntropy } from "./src/train/loss.ts";
 export {
-  CLASS_NAMES,
-  IMAGE_BYTES,
-  type ImageSet,
-  parseBatch,
-  RECORD_BYTES,
-  take,
-} from "./src/data/cifar.ts";
-export * from "./src/data/batches.ts";
-export * from "./src/report/attention_maps.ts";
+  calibrate,
+  classify,
+  type EvalResult,
+  evaluate,
+  type TestTimeAugmentation,
+} from "./src/train/evaluate.ts";
+// Data and checkpoints as bytes (files are read in ./data and ./train).
+export { CLASS_NAMES, type ImageSet, parseBatch } from "./src/data/cifar.ts";
+export { checkpointModel, parseCheckpoint } from "./src/train/checkpoint.ts";
+// Attention maps as data, for people to look at.
+export { cnnQueryAttention, type Grid, vitClassAttention } from "./src/report/attention_maps.ts";

@@ -16,7 +16,7 @@ import { type BackendInfo, type BackendName, selectBackend } from "../src/backen
 import { numberFlag, runMain, UsageError } from "../src/cli/args.ts";
 import { modelSpec, presetNames } from "../src/models/presets.ts";
 import { measure, sgemmProbe, trainingBatchSize, trainingSteps } from "../src/train/measure.ts";
-import { defaultConfig, presetDefaults, resolveThreads } from "../src/train/config.ts";
+import { resolveConfig, resolveThreads } from "../src/train/config.ts";
 import { countsBetween, webgpuCounts } from "../src/backend/webgpu_counters.ts";
 import type { ModelSpec } from "../src/models/presets.ts";
 
@@ -102,12 +102,10 @@ async function child(
   // Training's threads on the fast path; the stock paths stay on one, the
   // baseline that earlier records measured.
   const threadsOf = (spec: ModelSpec, batchSize: number) =>
-    path !== "fast" ? 1 : resolveThreads({
-      ...defaultConfig(spec.kind),
-      ...presetDefaults(spec.kind, spec.preset),
-      batchSize,
-      threads: threadsFlag,
-    }, info.name);
+    path !== "fast" ? 1 : resolveThreads(
+      resolveConfig(spec.kind, { preset: spec.preset, batchSize, threads: threadsFlag }),
+      info.name,
+    );
   for (const preset of presets) {
     for (const model of KINDS.filter((k) => presetNames(k).includes(preset))) {
       for (const mode of ["train", "infer"] as const) {

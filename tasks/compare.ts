@@ -27,6 +27,7 @@ import {
 import { summaryTable } from "../src/report/report.ts";
 import { stopOnSignals } from "../src/cli/interrupt.ts";
 import { RunInterruptedError } from "../src/train/loop.ts";
+import { defaultConfig } from "../src/train/config.ts";
 
 /** Steps per model of the speed measurement after the runs (about a minute per hour model). */
 const DEFAULT_SPEED_STEPS = 6;
@@ -136,16 +137,17 @@ async function main(args: string[]): Promise<void> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  const defaults = defaultConfig(models[0].kind); // epochs and data: the same for every model
   const options: CompareOptions = {
     models,
-    epochs: numberFlag("epochs", v.epochs, { integer: true, min: 1 }) ?? 10,
+    epochs: numberFlag("epochs", v.epochs, { integer: true, min: 1 }) ?? defaults.epochs,
     minutes: numberFlag("minutes", v.minutes, { min: 0 }) ?? 0,
     seeds: numberFlag("seeds", v.seeds, { integer: true, min: 1 }) ?? 1,
     batchSize: numberFlag("batch-size", v["batch-size"], { integer: true, min: 1 }),
     threads: v.threads === undefined || v.threads === "auto"
       ? "auto"
       : numberFlag("threads", v.threads, { integer: true, min: 1 }),
-    data: dataFlag(v.data) ?? "data/cifar-10-batches-bin",
+    data: dataFlag(v.data) ?? defaults.data,
     trainSize: numberFlag("train-size", v["train-size"], { integer: true, min: 1 }),
     testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }),
     backend,

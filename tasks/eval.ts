@@ -14,7 +14,7 @@ import { disposeTree } from "../src/core/params.ts";
 import { CLASS_NAMES, loadTestSet } from "../src/data/cifar.ts";
 import { checkpointModel, readCheckpoint } from "../src/train/checkpoint.ts";
 import { dataDir, defaultConfig } from "../src/train/config.ts";
-import { evaluate, nonFiniteTensors } from "../src/train/evaluate.ts";
+import { evaluate, nonFiniteTensors, TTA_MODES } from "../src/train/evaluate.ts";
 
 const HELP = `Evaluate a checkpoint on the CIFAR-10 test set.
 
@@ -50,7 +50,7 @@ async function main(args: string[]): Promise<void> {
     );
   }
   const backendName = choiceFlag("backend", v.backend, BACKEND_NAMES) ?? "auto";
-  const tta = ttaFlag(v.tta, v["no-tta"]) ?? defaultConfig("cnn").tta;
+  const tta = ttaFlag(v.tta, v["no-tta"], TTA_MODES) ?? defaultConfig("cnn").tta;
   const checkpoint = resolvePath(v.checkpoint);
   const ckpt = await readCheckpoint(checkpoint);
   const backend = await selectBackend(backendName, v.json);

@@ -190,7 +190,7 @@ export async function main(args: string[]): Promise<void> {
       // Smoothing 1 makes every target uniform: nothing left to learn.
       labelSmoothing: numberFlag("label-smoothing", v["label-smoothing"], { min: 0, below: 1 }),
       augment: v["no-augment"] ? false : undefined,
-      tta: ttaFlag(v.tta, v["no-tta"]),
+      tta: ttaFlag(v.tta, v["no-tta"], TTA_MODES),
       // The generator keeps 32 bits of the seed; larger seeds would alias smaller ones.
       seed: numberFlag("seed", v.seed, { integer: true, min: 0, max: 2 ** 32 - 1 }),
       data: dataFlag(v.data),

@@ -4,7 +4,9 @@
 // `globalThis.probe` for the test to compare with Deno's.
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
-import { brand, checkpointModel, fillBatch, parseBatch, parseCheckpoint, predict } from "../mod.ts";
+import { brand, checkpointModel, parseBatch, parseCheckpoint } from "../mod.ts";
+import { fillBatch } from "../src/data/batches.ts";
+import { predict } from "../src/train/step.ts";
 
 // Re-exported whole so the bundle keeps every module of the root (a bundle
 // keeps its entry's exports), not only what the probe calls: the test checks

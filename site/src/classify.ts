@@ -6,15 +6,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import {
-  brand,
-  fillBatch,
-  IMAGE_BYTES,
-  type ImageSet,
-  predict,
-  type TestTimeAugmentation,
-  withTestTimeAugmentation,
-} from "@vision-attention/sa";
+import { brand, type ImageSet, type TestTimeAugmentation } from "@vision-attention/sa";
+import { fillBatch } from "../../src/data/batches.ts";
+import { IMAGE_BYTES } from "../../src/data/cifar.ts";
+import { withTestTimeAugmentation } from "../../src/train/evaluate.ts";
+import { predict } from "../../src/train/step.ts";
 import type { PageModel } from "./assets.ts";
 
 const CLASSES = 10, BATCH = 50;

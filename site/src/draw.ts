@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type Grid, IMAGE_BYTES, type ImageSet } from "@vision-attention/sa";
+import { type Grid, type ImageSet } from "@vision-attention/sa";
+import { IMAGE_BYTES } from "../../src/data/cifar.ts";
 
 const SIDE = 32, PLANE = SIDE * SIDE;
 

@@ -11,16 +11,16 @@ import {
   brand,
   CLASS_NAMES,
   type CNNConfig,
-  type CNNParams,
   cnnQueryAttention,
-  fillBatch,
   type Images,
   type ImageSet,
   type TestTimeAugmentation,
   vitClassAttention,
   type ViTConfig,
-  type ViTParams,
 } from "@vision-attention/sa";
+import { fillBatch } from "../../src/data/batches.ts";
+import { type CNNParams } from "../../src/models/cnn.ts";
+import { type ViTParams } from "../../src/models/vit.ts";
 import type { PageModel } from "./assets.ts";
 import { classifySet, probabilities, single } from "./classify.ts";
 import { drawHeat, drawMarker, drawPixels, pixelsOf } from "./draw.ts";

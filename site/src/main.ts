@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { CLASS_NAMES, modelSpec, type TestTimeAugmentation, TTA_MODES } from "@vision-attention/sa";
+import { CLASS_NAMES, modelSpec, type TestTimeAugmentation } from "@vision-attention/sa";
+import { TTA_MODES } from "../../src/train/evaluate.ts";
 import { type Assets, loadAssets } from "./assets.ts";
 import { PAGE_BACKENDS, type PageBackend, pickBackend } from "./backend.ts";
 import { classifySet } from "./classify.ts";

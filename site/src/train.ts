@@ -8,21 +8,18 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
-  brand,
-  defaultConfig,
   disposeTree,
   evaluate,
-  fillBatch,
+  imageBatch,
   type ImageSet,
-  initAdamW,
+  initTrainState,
   learningRate,
   modelSpec,
   optimizerOf,
-  type ParamTree,
+  resolveConfig,
   Rng,
   scheduleOf,
-  splitBuffers,
-  stepParams,
+  trainStep,
 } from "@vision-attention/sa";
 
 /** What the page hears after each step. */
@@ -51,16 +48,14 @@ export async function trainTinyViT(
   test: ImageSet,
   options: PageTrainOptions,
 ): Promise<void> {
-  const config = { ...defaultConfig("vit"), preset: "tiny", epochs: options.epochs };
-  const spec = modelSpec("vit", "tiny");
+  const config = resolveConfig("vit", { preset: "tiny", epochs: options.epochs });
+  const model = modelSpec("vit", "tiny");
   const batchSize = Math.min(config.batchSize, train.size);
   const stepsPerEpoch = Math.floor(train.size / batchSize);
   const schedule = scheduleOf(config, stepsPerEpoch);
   const optimizer = optimizerOf(config);
   const rng = new Rng(config.seed);
-  let params: ParamTree = spec.init(rng.fork());
-  let state = initAdamW(splitBuffers(params).trainable);
-  const pixels = new Float32Array(batchSize * 3072), labels = new Int32Array(batchSize);
+  let state = initTrainState(model, rng.fork());
   let step = 0;
   const start = performance.now();
   try {
@@ -68,24 +63,14 @@ export async function trainTinyViT(
       const order = rng.permutation(train.size);
       for (let s = 0; s < stepsPerEpoch; s++) {
         if (options.signal.aborted) return;
-        fillBatch(train, order.subarray(s * batchSize, (s + 1) * batchSize), pixels, labels, rng);
-        const batch = {
-          images: brand(tf.tensor4d(pixels, [batchSize, 32, 32, 3]), [
-            "batch",
-            "height",
-            "width",
-            "channels",
-          ]),
-          labels: tf.tensor1d(labels, "int32"),
-        };
-        const lr = learningRate(schedule, step);
-        const r = await stepParams(spec.apply, params, state, batch, {
-          lr,
+        const batch = imageBatch(train, order.subarray(s * batchSize, (s + 1) * batchSize), rng);
+        const r = await trainStep(model, state, batch, {
+          lr: learningRate(schedule, step),
           labelSmoothing: config.labelSmoothing,
           optimizer,
-        }, rng);
+          rng,
+        });
         tf.dispose([batch.images, batch.labels]);
-        params = r.params;
         state = r.state;
         step++;
         options.onStep({
@@ -99,12 +84,12 @@ export async function trainTinyViT(
         // Let the page paint the curve between steps.
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
-      const result = await evaluate(spec, params, test);
+      const result = await evaluate(model, state.params, test);
       options.onEpoch(epoch, result.accuracy);
     }
   } finally {
-    disposeTree(params);
-    disposeTree(state.m);
-    disposeTree(state.v);
+    disposeTree(state.params);
+    disposeTree(state.optimizer.m);
+    disposeTree(state.optimizer.v);
   }
 }

@@ -8,7 +8,6 @@
 
 import { isAbsolute, resolve } from "node:path";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { type TestTimeAugmentation, TTA_MODES } from "../train/evaluate.ts";
 
 /** An error meant for the user: printed without a stack trace, exit code 2. */
 export class UsageError extends Error {}
@@ -116,17 +115,19 @@ export function choiceFlag<const C extends string>(
 }
 
 /**
- * `--tta MODE` and its shorthand `--no-tta` (= `none`) as one mode;
- * `undefined` when neither is given. Contradicting flags are an error.
+ * `--tta MODE` (one of `modes`) and its shorthand `--no-tta` (= `none`) as
+ * one mode; `undefined` when neither is given. Contradicting flags are an
+ * error.
  */
-export function ttaFlag(
+export function ttaFlag<M extends string>(
   tta: string | undefined,
   noTta: boolean | undefined,
-): TestTimeAugmentation | undefined {
+  modes: readonly M[],
+): M | "none" | undefined {
   if (noTta && tta !== undefined && tta !== "none") {
     throw new UsageError(`--no-tta contradicts --tta ${tta}: give one of them`);
   }
-  return noTta ? "none" : choiceFlag("tta", tta, TTA_MODES);
+  return noTta ? "none" : choiceFlag("tta", tta, modes);
 }
 
 /** An environment variable, or undefined where the task may not read it (no prompt). */

@@ -25,7 +25,7 @@ function isTensor(x: unknown): x is tf.Tensor {
  * @example
  * ```ts
  * import * as tf from "@tensorflow/tfjs";
- * import { flatten } from "@vision-attention/sa";
+ * import { flatten } from "./params.ts";
  * const tree = { head: { w: tf.zeros([2, 2]), b: tf.zeros([2]) } };
  * console.assert(flatten(tree).map(([name]) => name).join() === "head.b,head.w");
  * ```

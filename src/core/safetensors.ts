@@ -34,7 +34,7 @@ const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  *
  * @example
  * ```ts
- * import { decodeSafetensors, encodeSafetensors } from "@vision-attention/sa";
+ * import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
  * const bytes = encodeSafetensors(
  *   [["w", { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) }]],
  *   { note: "hi" },

@@ -36,7 +36,8 @@ export const DEFAULT_AUGMENT: AugmentConfig = { cropPadding: 4, flip: true };
  *
  * @example
  * ```ts
- * import { fillBatch, Rng } from "@vision-attention/sa";
+ * import { Rng } from "@vision-attention/sa";
+ * import { fillBatch } from "./batches.ts";
  * const set = { images: new Uint8Array(2 * 3072).fill(128), labels: new Uint8Array([3, 5]), size: 2 };
  * const out = new Float32Array(2 * 32 * 32 * 3), labels = new Int32Array(2);
  * fillBatch(set, [1, 0], out, labels, new Rng(0)); // with a generator: random crops and flips
@@ -103,8 +104,8 @@ export interface ImageBatchOptions {
 /**
  * The images of `set` at `indices` as a {@linkcode Batch} of tensors
  * (normalised, augmented with `rng` unless told not to); the caller disposes
- * both tensors. This is how training, evaluation and the examples build
- * every batch.
+ * both tensors, by hand or with `using` (the batch is `Disposable`). This is
+ * how training and the examples build every batch.
  *
  * @example A training batch of four random images
  * ```ts
@@ -112,9 +113,12 @@ export interface ImageBatchOptions {
  * import { imageBatch, Rng } from "@vision-attention/sa";
  * const set = { images: new Uint8Array(8 * 3072), labels: new Uint8Array(8), size: 8 };
  * const rng = new Rng(0);
- * const batch = imageBatch(set, rng.permutation(8).subarray(0, 4), rng);
- * console.assert(batch.images.shape.join() === "4,32,32,3");
- * tf.dispose([batch.images, batch.labels]);
+ * const before = tf.memory().numTensors;
+ * {
+ *   using batch = imageBatch(set, rng.permutation(8).subarray(0, 4), rng);
+ *   console.assert(batch.images.shape.join() === "4,32,32,3");
+ * }
+ * console.assert(tf.memory().numTensors === before); // disposed at the end of the block
  * ```
  */
 export function imageBatch(
@@ -122,15 +126,23 @@ export function imageBatch(
   indices: ArrayLike<number>,
   rng: Rng | null,
   options: ImageBatchOptions = {},
-): Batch {
+): Batch & Disposable {
   const n = indices.length;
   const pixels = new Float32Array(n * 3072), labels = new Int32Array(n);
   const augment = options.augment ?? true;
   const config = typeof augment === "object" ? augment : DEFAULT_AUGMENT;
   fillBatch(set, indices, pixels, labels, augment === false ? null : rng, config);
   // Shape comment: [batch, height, width, channels] = [n, 32, 32, 3].
+  const images = brand(tf.tensor4d(pixels, [n, 32, 32, 3]), [
+    "batch",
+    "height",
+    "width",
+    "channels",
+  ]);
+  const labelTensor = tf.tensor1d(labels, "int32");
   return {
-    images: brand(tf.tensor4d(pixels, [n, 32, 32, 3]), ["batch", "height", "width", "channels"]),
-    labels: tf.tensor1d(labels, "int32"),
+    images,
+    labels: labelTensor,
+    [Symbol.dispose]: () => tf.dispose([images, labelTensor]),
   };
 }

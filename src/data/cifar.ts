@@ -58,7 +58,7 @@ export interface Cifar10 {
  *
  * @example
  * ```ts
- * import { parseBatch, RECORD_BYTES } from "@vision-attention/sa";
+ * import { parseBatch, RECORD_BYTES } from "./cifar.ts";
  * const bytes = new Uint8Array(2 * RECORD_BYTES); // each record: a label byte, 3072 pixel bytes
  * bytes[RECORD_BYTES] = 7;
  * const set = parseBatch(bytes, "two.bin");

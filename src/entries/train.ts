@@ -8,17 +8,17 @@
  *
  * @example Train the tiny ViT for one epoch on 256 images of a CIFAR-10 folder
  * ```ts
- * import { defaultConfig } from "@vision-attention/sa";
+ * import { resolveConfig } from "@vision-attention/sa";
  * import { train } from "@vision-attention/sa/train";
- * const summary = await train({
- *   ...defaultConfig("vit"),
+ * const config = resolveConfig("vit", {
  *   preset: "tiny",
  *   epochs: 1,
  *   data: "data/sample",
  *   trainSize: 256,
  *   testSize: 100,
- *   out: await Deno.makeTempDir(),
- * }, { quiet: true });
+ *   out: `${await Deno.makeTempDir()}/run`,
+ * });
+ * const summary = await train(config, { quiet: true });
  * console.assert(summary.steps === 2 && summary.testImages === 100);
  * ```
  *
@@ -26,6 +26,6 @@
  */
 export * from "../train/loop.ts";
 export { LOCK_FILE, type LockHolder, lockRun, type RunLock } from "../train/run_lock.ts";
-export { readCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
+export { readCheckpoint, saveCheckpoint, saveModel } from "../train/checkpoint.ts";
 export { GradientWorkers, type WorkerSums } from "../train/gradient_workers.ts";
 export { loadParams, saveParams, writeFileAtomic } from "../core/safetensors.ts";

@@ -16,13 +16,7 @@ import { writeFileAtomic } from "../core/safetensors.ts";
 import { loadTestSet } from "../data/cifar.ts";
 import type { CNNConfig } from "../models/cnn.ts";
 import { type ModelKind, modelSpec, presetNames } from "../models/presets.ts";
-import {
-  dataDir,
-  defaultConfig,
-  isCpuBackend,
-  presetDefaults,
-  type TrainConfig,
-} from "../train/config.ts";
+import { dataDir, isCpuBackend, resolveConfig, type TrainConfig } from "../train/config.ts";
 import { ttaMode } from "../train/evaluate.ts";
 import { resume, RunInterruptedError, train, type TrainOptions } from "../train/loop.ts";
 import { nextMacrotask } from "../core/event_loop.ts";
@@ -272,21 +266,19 @@ export async function readPlan(dir: string): Promise<Plan | null> {
 
 /** The training config of one model and seed in a comparison. */
 export function runConfig(o: CompareOptions, m: ModelId, seed: number): TrainConfig {
-  const d = { ...defaultConfig(m.kind), ...presetDefaults(m.kind, m.preset) };
-  return {
-    ...d,
+  return resolveConfig(m.kind, {
     preset: m.preset,
     epochs: o.epochs,
     minutes: o.minutes,
-    batchSize: o.batchSize ?? d.batchSize,
-    ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    batchSize: o.batchSize,
+    threads: o.threads,
     seed,
     data: o.data,
     trainSize: o.trainSize,
     testSize: o.testSize,
     backend: o.backend,
     out: join(o.out, `${m.kind}-${m.preset}-seed${seed}`),
-  };
+  });
 }
 
 const SETTINGS = [

@@ -16,7 +16,7 @@ import {
   writeFileAtomic,
 } from "../core/safetensors.ts";
 import type { AdamWState } from "./adamw.ts";
-import type { TrainConfig } from "./config.ts";
+import { resolveConfig, type TrainConfig } from "./config.ts";
 import type { EpochMetrics } from "./records.ts";
 
 /**
@@ -211,4 +211,27 @@ export function checkpointModel(ckpt: LoadedCheckpoint): { spec: ModelSpec; para
   const params = ckpt.params(template);
   disposeTree(template);
   return { spec, params };
+}
+
+/**
+ * Save `params` of the preset model `spec` as a weights-only checkpoint that
+ * `deno task eval`, `checkpointModel` and `loadPretrained`'s parser read:
+ * the model and preset in its metadata, no optimizer state. `config`, if
+ * given, records how it was trained.
+ */
+export async function saveModel(
+  path: string,
+  spec: ModelSpec,
+  params: ParamTree,
+  config?: TrainConfig,
+): Promise<void> {
+  const run: RunState = {
+    config: config ?? resolveConfig(spec.kind, { preset: spec.preset }),
+    epoch: 0,
+    step: 0,
+    rng: new Rng(0).state,
+    bestTestAccuracy: 0,
+    trainSeconds: 0,
+  };
+  await saveCheckpoint(path, params, null, run);
 }

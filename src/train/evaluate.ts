@@ -309,3 +309,33 @@ function calibrateCopy<P extends ParamTree>(
   tf.dispose(batches);
   return next;
 }
+
+/**
+ * The predicted class (an index into `CLASS_NAMES`) of each image of
+ * `images` (normalised, as {@linkcode imageBatch} makes them), one view.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import { classify, imageBatch, modelSpec, Rng } from "@vision-attention/sa";
+ * const spec = modelSpec("vit", "tiny"), params = spec.init(new Rng(0));
+ * const set = { images: new Uint8Array(2 * 3072), labels: new Uint8Array(2), size: 2 };
+ * const batch = imageBatch(set, [0, 1], null);
+ * console.assert((await classify(spec, params, batch.images)).length === 2);
+ * tf.dispose([batch.images, batch.labels]);
+ * ```
+ */
+export async function classify(
+  model: Pick<ModelSpec, "apply">,
+  params: ParamTree,
+  images: Images,
+): Promise<number[]> {
+  const { logits, classes } = await predict(model.apply, params, images);
+  return Array.from({ length: logits.length / classes }, (_, i) => {
+    let best = 0;
+    for (let c = 1; c < classes; c++) {
+      if (logits[i * classes + c] > logits[i * classes + best]) best = c;
+    }
+    return best;
+  });
+}

@@ -23,7 +23,7 @@ import {
   parseModels,
   PendingRunsError,
   readPlan,
-} from "../src/report/compare.ts";
+} from "../src/entries/report.ts";
 import { summaryTable } from "../src/report/report.ts";
 import { stopOnSignals } from "../src/cli/interrupt.ts";
 import { RunInterruptedError } from "../src/train/loop.ts";
@@ -173,6 +173,10 @@ async function compareAndReport(options: CompareOptions): Promise<void> {
   );
   try {
     r = await compare({ ...options, signal: stop.signal });
+    if (stop.signal.aborted) {
+      // Past the last point where stopping saves anything: the files are written.
+      console.error("compare: the stop came as the report was being saved; it is complete");
+    }
   } catch (e) {
     if (e instanceof RunInterruptedError) {
       throw new RunInterruptedError(

@@ -11,8 +11,8 @@ import {
   readRun,
   runConfig,
   stat,
-} from "../src/report/compare.ts";
-import { train } from "../src/train/loop.ts";
+} from "../src/entries/report.ts";
+import { RunInterruptedError, train } from "../src/train/loop.ts";
 import { lineChart, ticks } from "../src/report/svg.ts";
 import { holdInAnotherProcess } from "./_lock_holder.ts";
 import { task } from "./_tasks.ts";
@@ -373,3 +373,41 @@ Deno.test("runConfig(): a comparison's threads reach every run; one saved withou
   // compare.json written before threads existed: the runs' configs match the ones they trained with.
   assert.equal("threads" in runConfig({ ...o, threads: undefined }, m, 1), false);
 });
+
+Deno.test("compare(): a stop that comes while the report is being made stops it, and a resume writes it", async () => {
+  const out = await Deno.makeTempDir();
+  const controller = new AbortController();
+  // Abort once the report has begun (its first plot is written): the rest of
+  // its plots (models run on test images) take well over this poll.
+  const last = join(out, "loss_vs_epoch.svg");
+  const poll = setInterval(() => {
+    if (existsSync(last)) {
+      clearInterval(poll);
+      controller.abort();
+    }
+  }, 2);
+  const options = tinyOptions(out, { seeds: 1 });
+  try {
+    await assert.rejects(
+      compare({ ...options, signal: controller.signal }),
+      (e: unknown) => e instanceof RunInterruptedError && /before the report/.test(e.message),
+    );
+  } finally {
+    clearInterval(poll);
+  }
+  assert.ok(controller.signal.aborted);
+  assert.equal(existsSync(join(out, "report.md")), false, "no report written after the stop");
+  const { results } = await compare(options); // the resume: every run is reused
+  assert.equal(results.models.length, 2);
+  assert.ok(existsSync(join(out, "report.md")));
+  await Deno.remove(out, { recursive: true });
+});
+
+function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { disposeTree, flatten, mapTree, splitBuffers, withBuffers } from "../src/core/params.ts";
 import { Rng } from "../src/core/rng.ts";
 import { modelSpec } from "../src/models/presets.ts";
-import { compare } from "../src/report/compare.ts";
+import { compare } from "../src/compare/compare.ts";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
 import { dataDir, type TrainConfig } from "../src/train/config.ts";
 import { loadCifar10 } from "../src/data/cifar.ts";

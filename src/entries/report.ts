@@ -22,5 +22,27 @@
  *
  * @module
  */
-export * from "../report/compare.ts";
-export * from "../report/report.ts";
+// Running a comparison (src/compare/) ...
+export { compare } from "../compare/compare.ts";
+export {
+  hasAttention,
+  matchedPair,
+  MAX_PARAM_GAP,
+  type ModelId,
+  parseModels,
+} from "../compare/models.ts";
+export { type CompareOptions, type Plan, readPlan, runConfig } from "../compare/plan.ts";
+export { PendingRunsError } from "../compare/runs.ts";
+// ... and rendering its results (src/report/).
+export type { CompareResults, ReferenceRun } from "../report/results.ts";
+export {
+  aggregate,
+  type MeasuredSpeed,
+  type ModelResult,
+  paired,
+  type PairedResult,
+  type Stat,
+  stat,
+} from "../report/aggregate.ts";
+export { readRun, type RunRecord } from "../report/run_record.ts";
+export { findings, renderReport, seedTable, summaryTable } from "../report/report.ts";

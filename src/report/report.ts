@@ -6,7 +6,7 @@
  */
 import { CLASS_NAMES } from "../data/cifar.ts";
 import type { ModelResult, PairedResult, Stat } from "./aggregate.ts";
-import type { CompareResults } from "./compare.ts";
+import type { CompareResults } from "./results.ts";
 import { modelLabel, modelSlug } from "./figures.ts";
 
 const percent = (x: number, digits = 2) => `${(100 * x).toFixed(digits)}`;

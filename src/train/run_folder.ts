@@ -48,20 +48,31 @@ export async function refuseTakenFolder(dir: string): Promise<void> {
   if (file) throw taken(dir, file);
 }
 
+/** How {@linkcode claimFolder} claims a folder. */
+export interface ClaimOptions {
+  /**
+   * Never use an existing `path`: take the first of `path-2`, `path-3`, ...
+   * that does not exist yet (each created exclusively, so two claims started
+   * in the same second get different folders).
+   */
+  unique?: boolean;
+  /** Refuse an existing folder (called only for one not created by this claim). */
+  refuseExisting?: (dir: string) => Promise<void>;
+  /**
+   * The file whose exclusive creation claims the folder: written whole
+   * beside its name, then linked into place (a link fails if the name
+   * exists), so it appears complete and only once. `taken` words the error
+   * when another claim got there first.
+   */
+  file?: { name: string; content: (dir: string) => string; taken: (dir: string) => Error };
+}
+
 /**
- * Make `path` the folder of a new run and write its `config.json`, which
- * claims it: the file is created exclusively, so of two runs started on the
- * same folder only one proceeds. An existing folder is used only if it holds
- * no run. With `unique`, an existing `path` is never used: the run gets the
- * first free `path-2`, `path-3`, ... instead (each created exclusively, so
- * two runs started in the same second get different folders). Returns the
- * folder used; `configFor` renders the config with that folder in it.
+ * Claim a folder for one run or comparison: create it (or, with `unique`, a
+ * suffixed sibling) and its claiming file exclusively. The only place that
+ * claims folders; returns the folder used.
  */
-export async function claimRunFolder(
-  path: string,
-  configFor: (out: string) => string,
-  options: { unique?: boolean } = {},
-): Promise<string> {
+export async function claimFolder(path: string, options: ClaimOptions = {}): Promise<string> {
   await Deno.mkdir(dirname(path), { recursive: true });
   let out = path;
   for (let i = 2;; i++) {
@@ -78,16 +89,40 @@ export async function claimRunFolder(
     if (!(await Deno.stat(out)).isDirectory) {
       throw new RunConfigError(`"${out}" is a file, not a folder; choose another --out`);
     }
-    await refuseTakenFolder(out);
+    await options.refuseExisting?.(out);
     break;
   }
+  const file = options.file;
+  if (!file) return out;
+  const temp = join(out, `${file.name}.tmp-${Deno.pid}-${Date.now()}`);
+  await Deno.writeTextFile(temp, file.content(out));
   try {
-    await Deno.writeTextFile(join(out, "config.json"), configFor(out), { createNew: true });
+    await Deno.link(temp, join(out, file.name));
   } catch (e) {
-    if (e instanceof Deno.errors.AlreadyExists) throw taken(out, "config.json");
+    if (e instanceof Deno.errors.AlreadyExists) throw file.taken(out);
     throw e;
+  } finally {
+    await Deno.remove(temp);
   }
   return out;
+}
+
+/**
+ * Make `path` the folder of a new run and write its `config.json`, which
+ * claims it (see {@linkcode claimFolder}): of two runs started on the same
+ * folder only one proceeds. An existing folder is used only if it holds no
+ * run. `configFor` renders the config with the folder used in it.
+ */
+export function claimRunFolder(
+  path: string,
+  configFor: (out: string) => string,
+  options: { unique?: boolean } = {},
+): Promise<string> {
+  return claimFolder(path, {
+    unique: options.unique,
+    refuseExisting: refuseTakenFolder,
+    file: { name: "config.json", content: configFor, taken: (dir) => taken(dir, "config.json") },
+  });
 }
 
 /**

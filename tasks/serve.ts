@@ -101,6 +101,9 @@ export function serveFolder(root: string, options: ServeOptions = {}): Deno.Http
 const HELP = `Serve the built page (deno task site) on 127.0.0.1.
 
 Usage: deno task serve [--dir site/dist] [--port 8000]
+
+  --dir DIR   the folder to serve (default site/dist); it must hold index.html
+  --port N    0 to 65535; 0 picks a free port (default 8000)
 `;
 
 async function main(args: string[]): Promise<void> {
@@ -109,6 +112,8 @@ async function main(args: string[]): Promise<void> {
     options: { dir: { type: "string" }, port: { type: "string" }, help: { type: "boolean" } },
   });
   if (v.help) return void console.log(HELP);
+  // Flags first: a bad --port is a usage error (exit 2) whatever the folder holds.
+  const port = numberFlag("port", v.port, { integer: true, min: 0, max: 65535 }) ?? 8000;
   // A typed --dir is relative to the folder deno task ran from; the default is the project's.
   const dir = resolvePath(v.dir) ?? "site/dist";
   try {
@@ -116,7 +121,6 @@ async function main(args: string[]): Promise<void> {
   } catch {
     throw new Error(`${dir}/index.html is missing: run "deno task site" first`);
   }
-  const port = numberFlag("port", v.port, { integer: true, min: 0 }) ?? 8000;
   const server = serveFolder(dir, {
     port,
     onListen: (url) => console.log(`Serving ${dir} at ${url} (Ctrl-C stops)`),

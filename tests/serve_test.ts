@@ -44,3 +44,43 @@ Deno.test("serveFile() answers GET and HEAD from the folder, 404 and 405 otherwi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** The project's root folder (where deno.json is). */
+const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
+
+/** `deno task serve ARGS` from the project root, as a user starts it. */
+function serveTask(args: string[]): Deno.ChildProcess {
+  const { INIT_CWD: _, ...env } = Deno.env.toObject();
+  return new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "--config", `${ROOT}deno.json`, "serve", ...args],
+    cwd: ROOT,
+    env: { ...env, DEBUG: "0" },
+    clearEnv: true,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+Deno.test("deno task serve --port 99999 is a usage error naming --port and its range, exit 2", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/index.html`, "<!doctype html>");
+    // A folder without index.html too: the flag is checked first.
+    for (
+      const [from, port] of [
+        [dir, "99999"],
+        [dir, "-1"],
+        [dir, "80.5"],
+        [dir, "http"],
+        [`${dir}/missing`, "99999"],
+      ]
+    ) {
+      const out = await serveTask(["--dir", from, "--port", port]).output();
+      const err = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 2, `--port ${port}: ${err}`);
+      assert.match(err, /--port must be an integer >= 0 and <= 65535/, err);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

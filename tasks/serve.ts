@@ -47,13 +47,49 @@ export function fileFor(root: string, pathname: string): string | null {
   return decoded.endsWith("/") || parts.length === 0 ? `${file}/index.html` : file;
 }
 
-/** Answer one request from the files under `root`. */
+/** The longest URL path served (bytes, as sent); a longer one gets 414 without a look at the disk. */
+export const MAX_PATH_LENGTH = 4096;
+
+/**
+ * Errors of a file system look-up that mean "no such file here": missing,
+ * a file used as a folder, a name or path too long, a symlink loop, a file
+ * the server may not read.
+ */
+const NOT_FOUND_CODES = new Set([
+  "ENOENT",
+  "ENOTDIR",
+  "ENAMETOOLONG",
+  "ELOOP",
+  "EACCES",
+  "EPERM",
+  "EISDIR",
+  "ENXIO",
+]);
+
+function isNotFound(e: unknown): boolean {
+  return e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory ||
+    e instanceof Deno.errors.FilesystemLoop || e instanceof Deno.errors.IsADirectory ||
+    e instanceof Deno.errors.PermissionDenied ||
+    NOT_FOUND_CODES.has((e as { code?: unknown })?.code as string);
+}
+
+const notFound = () => new Response("Not found\n", { status: 404 });
+
+/**
+ * Answer one request from the files under `root`: 404 for a missing file or
+ * one the file system refuses to look up (a name too long, a symlink loop),
+ * 414 for a path over {@linkcode MAX_PATH_LENGTH}.
+ */
 export async function serveFile(root: string, request: Request): Promise<Response> {
   if (request.method !== "GET" && request.method !== "HEAD") {
     return new Response("Method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
   }
-  let path = fileFor(root, new URL(request.url).pathname);
-  if (path === null) return new Response("Not found\n", { status: 404 });
+  const { pathname } = new URL(request.url);
+  if (pathname.length > MAX_PATH_LENGTH) {
+    return new Response("URI too long\n", { status: 414 });
+  }
+  let path = fileFor(root, pathname);
+  if (path === null) return notFound();
   try {
     if ((await Deno.stat(path)).isDirectory) path += "/index.html";
     const file = await Deno.open(path, { read: true });
@@ -71,11 +107,32 @@ export async function serveFile(root: string, request: Request): Promise<Respons
     }
     return new Response(file.readable, { headers });
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.NotADirectory) {
-      return new Response("Not found\n", { status: 404 });
-    }
+    if (isNotFound(e)) return notFound();
     throw e;
   }
+}
+
+/**
+ * `handler`, with an error it throws answered by a 500 and one line through
+ * `log` (method, path cut to 200 characters, message): a server that logged
+ * a stack per failed request would let any client flood its output.
+ */
+export function oneLineErrors(
+  handler: (request: Request) => Promise<Response>,
+  log: (line: string) => void = console.error,
+): (request: Request) => Promise<Response> {
+  return async (request) => {
+    try {
+      return await handler(request);
+    } catch (e) {
+      let path = new URL(request.url).pathname;
+      if (path.length > 200) path = `${path.slice(0, 200)}... (${path.length} characters)`;
+      const message = (e instanceof Error ? `${e.name}: ${e.message}` : String(e))
+        .replace(/\s+/g, " ").slice(0, 500);
+      log(`error: ${request.method} ${path}: ${message}`);
+      return new Response("Internal server error\n", { status: 500 });
+    }
+  };
 }
 
 /** Options of {@linkcode serveFolder}. */
@@ -95,7 +152,7 @@ export function serveFolder(root: string, options: ServeOptions = {}): Deno.Http
     port: options.port ?? 8000,
     signal: options.signal,
     onListen: ({ port }) => options.onListen?.(`http://127.0.0.1:${port}/`),
-  }, (request) => serveFile(root, request));
+  }, oneLineErrors((request) => serveFile(root, request)));
 }
 
 const HELP = `Serve the built page (deno task site) on 127.0.0.1.

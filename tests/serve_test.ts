@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fileFor, mimeType, serveFile } from "../tasks/serve.ts";
+import { fileFor, mimeType, oneLineErrors, serveFile } from "../tasks/serve.ts";
 
 Deno.test("fileFor() maps URLs into the folder and refuses ways out of it", () => {
   assert.equal(fileFor("/site", "/"), "/site/index.html");
@@ -48,6 +48,47 @@ Deno.test("serveFile() answers GET and HEAD from the folder, 404 and 405 otherwi
 /** The project's root folder (where deno.json is). */
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
+Deno.test("serveFile() answers long and impossible paths with 404 or 414, not an error", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/index.html`, "<!doctype html>");
+    const get = (path: string) => serveFile(dir, new Request(`http://127.0.0.1${path}`));
+    // 40 KB: over any sane limit.
+    const deep = await get("/" + "a/".repeat(20000));
+    assert.equal(deep.status, 414);
+    await deep.body?.cancel();
+    // Under the limit, but more than the OS takes: ENAMETOOLONG.
+    for (const path of ["/" + "a".repeat(300), "/" + "a/".repeat(1500) + "x", "/index.html/x"]) {
+      const r = await get(path);
+      assert.equal(r.status, 404, path.slice(0, 40));
+      await r.body?.cancel();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("oneLineErrors() answers an unexpected error with a 500 and one short line", async () => {
+  const lines: string[] = [];
+  const handler = oneLineErrors(() => {
+    const e = new Error("disk on fire\nsecond line");
+    e.stack = "Error: disk on fire\n    at somewhere (file.ts:1:1)";
+    return Promise.reject(e);
+  }, (line) => lines.push(line));
+  const r = await handler(new Request(`http://127.0.0.1/${"b".repeat(5000)}`));
+  assert.equal(r.status, 500);
+  assert.equal(await r.text(), "Internal server error\n");
+  assert.equal(lines.length, 1);
+  assert.match(
+    lines[0],
+    /^error: GET \/b{199}\.\.\. \(5001 characters\): Error: disk on fire second line$/,
+  );
+  const ok = await oneLineErrors(() => Promise.resolve(new Response("fine")))(
+    new Request("http://127.0.0.1/"),
+  );
+  assert.equal(await ok.text(), "fine");
+});
+
 /** `deno task serve ARGS` from the project root, as a user starts it. */
 function serveTask(args: string[]): Deno.ChildProcess {
   const { INIT_CWD: _, ...env } = Deno.env.toObject();
@@ -60,6 +101,70 @@ function serveTask(args: string[]): Deno.ChildProcess {
     stderr: "piped",
   }).spawn();
 }
+
+/**
+ * `deno task serve --dir DIR --port 0`, once it listens: its URL, and `stop`,
+ * which ends it and gives what it wrote to stderr.
+ */
+async function startServe(
+  dir: string,
+): Promise<{ url: string; stop: () => Promise<string> }> {
+  const child = serveTask(["--dir", dir, "--port", "0"]);
+  const stderr = new Response(child.stderr).text();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stop = async () => {
+    await lines.cancel();
+    try {
+      child.kill("SIGTERM");
+    } catch { /* it has exited */ }
+    await child.status;
+    return await stderr;
+  };
+  // The task prints its URL once it listens; give it a minute to start.
+  let out = "";
+  const deadline = Date.now() + 60_000;
+  while (!/http:\/\/127\.0\.0\.1:\d+\//.test(out) && Date.now() < deadline) {
+    const { value, done } = await lines.read();
+    if (done) break;
+    out += value;
+  }
+  const url = out.match(/http:\/\/127\.0\.0\.1:\d+\//)?.[0];
+  if (!url) {
+    throw new Error(
+      `no URL in ${JSON.stringify(out)}; stderr: ${await stop()}`,
+    );
+  }
+  return { url, stop };
+}
+
+const fetchFrom = (url: string, path: string) =>
+  fetch(new URL(path, url), {
+    signal: AbortSignal.timeout(10_000),
+    redirect: "manual",
+  });
+
+Deno.test("deno task serve: a 40 KB path gets 414, a too long name 404, no stack trace", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/index.html`, "<!doctype html>");
+  const { url, stop } = await startServe(dir);
+  let stderr: string;
+  try {
+    for (
+      const [path, status] of [["/" + "a/".repeat(20000), 414], [
+        "/" + "a".repeat(300),
+        404,
+      ]] as const
+    ) {
+      const r = await fetchFrom(url, path);
+      await r.body?.cancel();
+      assert.equal(r.status, status, path.slice(0, 40));
+    }
+  } finally {
+    stderr = await stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.doesNotMatch(stderr, /^\s+at /m, stderr.slice(0, 2000));
+});
 
 Deno.test("deno task serve --port 99999 is a usage error naming --port and its range, exit 2", async () => {
   const dir = await Deno.makeTempDir();

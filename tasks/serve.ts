@@ -3,7 +3,23 @@
  * (what `deno task site` writes) on 127.0.0.1 with the MIME types browsers
  * insist on (`application/wasm` for streaming compilation, `text/javascript`
  * for module scripts), and print the URL. Read-only, GET and HEAD only.
+ *
+ * Only regular files whose real path (symlinks resolved) lies inside the
+ * folder's real path are served: a symlink may point elsewhere inside the
+ * folder, but one that leads out of it (absolute or relative, to a file or a
+ * folder), a dangling or looping one, a hidden file reached through a link,
+ * and anything that is not a regular file (a named pipe, a socket, a device)
+ * give 404.
+ *
+ * Why the task keeps a plain `--allow-read`: the folder is chosen at run
+ * time (`--dir`), so deno.json cannot name it, and narrowing the grant would
+ * need a second process started under `--allow-run`, a wider grant than the
+ * one it narrows. Nor would it have stopped a symlink: Deno checks
+ * `--allow-read=DIR` against the path as written, not where a link leads
+ * (under `--allow-read=DIR`, reading `DIR/link -> /etc/passwd` succeeds), so
+ * the containment is done here, by {@linkcode serveFile}, on real paths.
  */
+import { isAbsolute, relative } from "node:path";
 import { numberFlag, parseFlags, resolvePath, runMain } from "../src/cli/args.ts";
 
 /** Content types by file extension; anything else is served as bytes. */
@@ -73,12 +89,26 @@ function isNotFound(e: unknown): boolean {
     NOT_FOUND_CODES.has((e as { code?: unknown })?.code as string);
 }
 
+const SEPARATORS = /[\\/]/;
+
+/**
+ * Whether `real` is `realRoot` or lies under it, with no hidden part on the
+ * way (a link inside the folder must not reach what {@linkcode fileFor}
+ * refuses by name). Both are real paths (`Deno.realPath`).
+ */
+function isInside(realRoot: string, real: string): boolean {
+  const rel = relative(realRoot, real);
+  if (rel === "") return true;
+  if (isAbsolute(rel)) return false; // another drive (Windows)
+  return rel.split(SEPARATORS).every((part) => part !== "" && !part.startsWith("."));
+}
+
 const notFound = () => new Response("Not found\n", { status: 404 });
 
 /**
- * Answer one request from the files under `root`: 404 for a missing file or
- * one the file system refuses to look up (a name too long, a symlink loop),
- * 414 for a path over {@linkcode MAX_PATH_LENGTH}.
+ * Answer one request from the files under `root`: 404 for anything that is
+ * not a regular file whose real path lies inside `root`'s real path (see the
+ * module's documentation), 414 for a path over {@linkcode MAX_PATH_LENGTH}.
  */
 export async function serveFile(root: string, request: Request): Promise<Response> {
   if (request.method !== "GET" && request.method !== "HEAD") {
@@ -91,9 +121,28 @@ export async function serveFile(root: string, request: Request): Promise<Respons
   let path = fileFor(root, pathname);
   if (path === null) return notFound();
   try {
-    if ((await Deno.stat(path)).isDirectory) path += "/index.html";
-    const file = await Deno.open(path, { read: true });
-    const { size } = await file.stat();
+    const realRoot = await Deno.realPath(root);
+    let real = await Deno.realPath(path);
+    if (!isInside(realRoot, real)) return notFound();
+    let info = await Deno.stat(real);
+    if (info.isDirectory) {
+      path += "/index.html";
+      real = await Deno.realPath(`${real}/index.html`);
+      if (!isInside(realRoot, real)) return notFound();
+      info = await Deno.stat(real);
+    }
+    // Not a named pipe (open would wait for a writer), a socket or a device.
+    if (!info.isFile) return notFound();
+    const file = await Deno.open(real, { read: true });
+    let size: number;
+    try {
+      const opened = await file.stat();
+      if (!opened.isFile) throw new Deno.errors.NotFound(); // replaced since the check
+      size = opened.size;
+    } catch (e) {
+      file.close();
+      throw e;
+    }
     const headers = {
       "content-type": mimeType(path),
       "content-length": String(size),
@@ -161,6 +210,10 @@ Usage: deno task serve [--dir site/dist] [--port 8000]
 
   --dir DIR   the folder to serve (default site/dist); it must hold index.html
   --port N    0 to 65535; 0 picks a free port (default 8000)
+
+Only regular files inside DIR are served. A symlink may point elsewhere inside
+DIR; one that leads out of it, a dangling one, and anything that is not a
+regular file (a named pipe, a socket) give 404.
 `;
 
 async function main(args: string[]): Promise<void> {

@@ -3,10 +3,19 @@ import { fileFor, mimeType, oneLineErrors, serveFile } from "../tasks/serve.ts";
 
 Deno.test("fileFor() maps URLs into the folder and refuses ways out of it", () => {
   assert.equal(fileFor("/site", "/"), "/site/index.html");
-  assert.equal(fileFor("/site/", "/models/vit.safetensors"), "/site/models/vit.safetensors");
+  assert.equal(
+    fileFor("/site/", "/models/vit.safetensors"),
+    "/site/models/vit.safetensors",
+  );
   assert.equal(fileFor("/site", "/docs/"), "/site/docs/index.html");
   for (
-    const bad of ["/%2e%2e/etc/passwd", "/a%2F..%2F..%2Fb", "/.git/config", "/a%5C..", "/%E0%A4%A"]
+    const bad of [
+      "/%2e%2e/etc/passwd",
+      "/a%2F..%2F..%2Fb",
+      "/.git/config",
+      "/a%5C..",
+      "/%E0%A4%A",
+    ]
   ) {
     assert.equal(fileFor("/site", bad), null, bad);
   }
@@ -48,6 +57,108 @@ Deno.test("serveFile() answers GET and HEAD from the folder, 404 and 405 otherwi
 /** The project's root folder (where deno.json is). */
 const ROOT = decodeURIComponent(new URL("..", import.meta.url).pathname);
 
+/**
+ * A folder to serve, `base/site`, with symlinks out of it in every form
+ * (absolute and relative, to a file and to a folder, dangling, looping) beside
+ * a secret file and folder outside it. `refused` must give 404, `served` 200
+ * with the given body.
+ */
+async function linkFarm(base: string) {
+  const root = `${base}/site`;
+  await Deno.mkdir(`${root}/sub`, { recursive: true });
+  await Deno.mkdir(`${root}/.hidden`);
+  await Deno.mkdir(`${base}/outdir`);
+  await Deno.writeTextFile(`${root}/index.html`, "<!doctype html>");
+  await Deno.writeTextFile(`${root}/app.js`, "export {};");
+  await Deno.writeTextFile(`${root}/sub/page.html`, "page");
+  await Deno.writeTextFile(`${root}/.hidden/key.txt`, "hidden");
+  await Deno.writeTextFile(`${base}/secret.txt`, "SECRET");
+  await Deno.writeTextFile(`${base}/outdir/secret.txt`, "SECRET");
+  await Deno.writeTextFile(`${base}/outdir/index.html`, "SECRET");
+  await Deno.symlink(`${base}/secret.txt`, `${root}/leak.txt`); // absolute, to a file
+  await Deno.symlink(`${base}/outdir`, `${root}/etcdir`); // absolute, to a folder
+  await Deno.symlink("../secret.txt", `${root}/up.txt`); // relative, to a file
+  await Deno.symlink("../outdir", `${root}/updir`); // relative, to a folder
+  await Deno.symlink("/etc/passwd", `${root}/passwd.txt`);
+  await Deno.symlink(`${base}/missing.txt`, `${root}/dangling.txt`);
+  await Deno.symlink("loop.txt", `${root}/loop.txt`); // ELOOP
+  await Deno.symlink(".hidden/key.txt", `${root}/key.txt`); // inside, but a hidden file
+  await Deno.symlink("app.js", `${root}/inside.js`); // inside: served
+  await Deno.symlink("sub", `${root}/insidedir`); // inside: served
+  await Deno.symlink("site", `${base}/rootlink`); // the served folder itself, through a link
+  const refused = [
+    "/leak.txt",
+    "/etcdir/secret.txt",
+    "/etcdir/",
+    "/etcdir",
+    "/up.txt",
+    "/updir/secret.txt",
+    "/updir/",
+    "/passwd.txt",
+    "/dangling.txt",
+    "/loop.txt",
+    "/key.txt",
+  ];
+  const served: Record<string, string> = {
+    "/": "<!doctype html>",
+    "/app.js": "export {};",
+    "/sub/page.html": "page",
+    "/inside.js": "export {};",
+    "/insidedir/page.html": "page",
+  };
+  return { root, refused, served };
+}
+
+Deno.test("serveFile() serves no symlink out of the folder, and no special file", async () => {
+  const base = await Deno.makeTempDir();
+  try {
+    const { root, refused, served } = await linkFarm(base);
+    for (const from of [root, `${base}/rootlink`]) {
+      const get = (path: string, method = "GET") =>
+        serveFile(from, new Request(`http://127.0.0.1${path}`, { method }));
+      for (const path of refused) {
+        for (const method of ["GET", "HEAD"]) {
+          const r = await get(path, method);
+          const body = await r.text();
+          assert.equal(
+            r.status,
+            404,
+            `${method} ${path} from ${from}: ${body}`,
+          );
+          assert.doesNotMatch(body, /SECRET|hidden|root:/);
+        }
+      }
+      for (const [path, body] of Object.entries(served)) {
+        const r = await get(path);
+        assert.equal(r.status, 200, `${path} from ${from}`);
+        assert.equal(await r.text(), body, path);
+      }
+    }
+    // A named pipe in the folder: opening it to read would wait for a writer.
+    const fifo = `${root}/pipe.txt`;
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.ok(made.success, new TextDecoder().decode(made.stderr));
+    const pending = serveFile(root, new Request("http://127.0.0.1/pipe.txt"));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const first = await Promise.race([
+      pending,
+      new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 2000)),
+    ]);
+    clearTimeout(timer);
+    // Still waiting after 2 s: it opened the pipe. Write to it, so that it ends.
+    if (first === null) (await Deno.open(fifo, { write: true })).close();
+    const r = await pending;
+    await r.body?.cancel();
+    assert.equal(
+      r.status,
+      404,
+      first === null ? "it opened the pipe and waited" : "",
+    );
+  } finally {
+    await Deno.remove(base, { recursive: true });
+  }
+});
+
 Deno.test("serveFile() answers long and impossible paths with 404 or 414, not an error", async () => {
   const dir = await Deno.makeTempDir();
   try {
@@ -58,7 +169,13 @@ Deno.test("serveFile() answers long and impossible paths with 404 or 414, not an
     assert.equal(deep.status, 414);
     await deep.body?.cancel();
     // Under the limit, but more than the OS takes: ENAMETOOLONG.
-    for (const path of ["/" + "a".repeat(300), "/" + "a/".repeat(1500) + "x", "/index.html/x"]) {
+    for (
+      const path of [
+        "/" + "a".repeat(300),
+        "/" + "a/".repeat(1500) + "x",
+        "/index.html/x",
+      ]
+    ) {
       const r = await get(path);
       assert.equal(r.status, 404, path.slice(0, 40));
       await r.body?.cancel();
@@ -164,6 +281,28 @@ Deno.test("deno task serve: a 40 KB path gets 414, a too long name 404, no stack
     await Deno.remove(dir, { recursive: true });
   }
   assert.doesNotMatch(stderr, /^\s+at /m, stderr.slice(0, 2000));
+});
+
+Deno.test("deno task serve: no symlink out of the folder over HTTP", async () => {
+  const base = await Deno.makeTempDir();
+  const { refused, served } = await linkFarm(base);
+  const { url, stop } = await startServe(`${base}/site`);
+  try {
+    for (const path of refused) {
+      const r = await fetchFrom(url, path);
+      const body = await r.text();
+      assert.equal(r.status, 404, `${path}: ${body}`);
+      assert.doesNotMatch(body, /SECRET|hidden/);
+    }
+    for (const [path, body] of Object.entries(served)) {
+      const r = await fetchFrom(url, path);
+      assert.equal(r.status, 200, path);
+      assert.equal(await r.text(), body, path);
+    }
+  } finally {
+    await stop();
+    await Deno.remove(base, { recursive: true });
+  }
 });
 
 Deno.test("deno task serve --port 99999 is a usage error naming --port and its range, exit 2", async () => {

@@ -123,11 +123,18 @@ Deno.test({
 });
 
 Deno.test("threads: auto takes 2 where the batch splits on a multi-core CPU backend; micro-batches round up", () => {
-  const cores = navigator.hardwareConcurrency ?? 1;
   const c = { ...defaultConfig("vit"), batchSize: 128, threads: "auto" as const };
-  assert.equal(resolveThreads(c, "fast"), cores >= 2 ? 2 : 1);
+  // Machines of 1, 2 and 16 cores, whatever this one has.
+  assert.equal(resolveThreads(c, "fast", 1), 1, "one core: one thread");
+  assert.equal(resolveThreads(c, "fast", 2), 2);
+  assert.equal(resolveThreads(c, "fast", 16), 2);
+  assert.equal(resolveThreads(c, "fast"), resolveThreads(c, "fast", navigator.hardwareConcurrency));
   assert.equal(resolveThreads(c, "webgpu"), 1, "a GPU keeps whole-batch steps");
-  assert.equal(resolveThreads({ ...c, batchSize: 99 }, "fast"), 1, "an odd batch does not split");
+  assert.equal(
+    resolveThreads({ ...c, batchSize: 99 }, "fast", 2),
+    1,
+    "an odd batch does not split",
+  );
   assert.equal(
     resolveThreads({ ...c, threads: undefined }, "fast"),
     1,

@@ -103,13 +103,21 @@ export function isCpuBackend(backend: string): boolean {
  * micro-batches; on a GPU they are computed one after the other (the same
  * step), on one thread.
  */
-export function resolveThreads(config: TrainConfig, backend: string): number {
+export function resolveThreads(
+  config: TrainConfig,
+  backend: string,
+  cores: number = machineCores(),
+): number {
   const threads = config.threads;
   if (threads === undefined) return 1;
   if (threads !== "auto") return threads;
-  const cores = navigator.hardwareConcurrency ?? 1;
   if (!isCpuBackend(backend) || cores < 2) return 1;
   return config.batchSize % microBatchesFor(config, 2) === 0 ? 2 : 1;
+}
+
+/** The machine's logical cores: the one place they are read (tests pass their own count). */
+export function machineCores(): number {
+  return navigator.hardwareConcurrency ?? 1;
 }
 
 /**

@@ -10,10 +10,10 @@
  * process (a process has one tfjs backend); slow paths (the stock CPU
  * kernels, a software WebGPU adapter) run small batches and few steps.
  */
-import { parseArgs } from "node:util";
+
 import { openBlas } from "../src/backend/blas.ts";
 import { type BackendInfo, type BackendName, selectBackend } from "../src/backend/select.ts";
-import { numberFlag, runMain, UsageError } from "../src/cli/args.ts";
+import { numberFlag, parseFlags, runMain, UsageError } from "../src/cli/args.ts";
 import { modelSpec, presetNames } from "../src/models/presets.ts";
 import { measure, sgemmProbe, trainingBatchSize, trainingSteps } from "../src/train/measure.ts";
 import { resolveConfig, resolveThreads } from "../src/train/config.ts";
@@ -251,7 +251,7 @@ export function goals(records: BenchRecord[]): string[] {
 }
 
 async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args,
     strict: true,
     options: {

@@ -6,15 +6,22 @@
  * the weights or the logits are not finite (a diverged run still scores a
  * number).
  */
-import { parseArgs } from "node:util";
+
 import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
-import { choiceFlag, numberFlag, runMain, ttaFlag, UsageError } from "../src/cli/args.ts";
+import {
+  choiceFlag,
+  numberFlag,
+  parseFlags,
+  runMain,
+  ttaFlag,
+  UsageError,
+} from "../src/cli/args.ts";
 import { dataFlag, resolvePath } from "../src/cli/args.ts"; // paths relative to INIT_CWD
 import { disposeTree } from "../src/core/params.ts";
 import { CLASS_NAMES, loadTestSet } from "../src/data/cifar.ts";
 import { checkpointModel, readCheckpoint } from "../src/train/checkpoint.ts";
 import { dataDir, defaultConfig } from "../src/train/config.ts";
-import { evaluate, nonFiniteTensors, TTA_MODES } from "../src/train/evaluate.ts";
+import { evaluate, TTA_MODES, warnNonFinite } from "../src/train/evaluate.ts";
 
 const HELP = `Evaluate a checkpoint on the CIFAR-10 test set.
 
@@ -29,7 +36,7 @@ the image alone.
 `;
 
 async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args,
     strict: true,
     options: {
@@ -55,15 +62,7 @@ async function main(args: string[]): Promise<void> {
   const ckpt = await readCheckpoint(checkpoint);
   const backend = await selectBackend(backendName, v.json);
   const { spec, params } = checkpointModel(ckpt);
-  const broken = nonFiniteTensors(params);
-  if (broken.length > 0) {
-    console.warn(
-      `Warning: ${checkpoint}: ${broken.length} tensors hold NaN or infinite weights (${
-        broken.slice(0, 5).join(", ")
-      }${broken.length > 5 ? ", ..." : ""}); the run diverged before this checkpoint was saved, ` +
-        `so its accuracy means nothing. Evaluate an earlier checkpoint or retrain with a lower --lr.`,
-    );
-  }
+  warnNonFinite(checkpoint, params);
   const data = await loadTestSet(
     dataDir(dataFlag(v.data) ?? "data/cifar-10-batches-bin"),
     { testSize: numberFlag("test-size", v["test-size"], { integer: true, min: 1 }) },

@@ -8,11 +8,12 @@
  * the machine that trained it.
  */
 import { isAbsolute, win32 } from "node:path";
-import { parseArgs } from "node:util";
+
 import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
-import { choiceFlag, resolvePath, runMain, UsageError } from "../src/cli/args.ts";
+import { choiceFlag, parseFlags, resolvePath, runMain, UsageError } from "../src/cli/args.ts";
 import { disposeTree } from "../src/core/params.ts";
 import { checkpointModel, readCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
+import { warnNonFinite } from "../src/train/evaluate.ts";
 import type { TrainConfig } from "../src/train/config.ts";
 
 const HELP = `Write a weights-only copy of a checkpoint.
@@ -77,7 +78,7 @@ async function checkOut(out: string, checkpoint: string, force: boolean): Promis
 }
 
 async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args,
     strict: true,
     options: {
@@ -101,6 +102,7 @@ async function main(args: string[]): Promise<void> {
   await selectBackend(backend, true);
   const ckpt = await readCheckpoint(checkpoint);
   const { spec, params } = checkpointModel(ckpt);
+  warnNonFinite(checkpoint, params);
   const { optStep: _, config, ...run } = ckpt.header.run;
   const [portable, dropped] = withoutMachinePaths(config);
   // Atomic: a failed write keeps whatever file was there.

@@ -4,9 +4,9 @@
  * share of the step) and outside kernels, on the step the training loop and
  * the bench run. `--json` prints the profile as one JSON object.
  */
-import { parseArgs } from "node:util";
+
 import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
-import { choiceFlag, numberFlag, runMain, UsageError } from "../src/cli/args.ts";
+import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "../src/cli/args.ts";
 import { modelSpec, PRESET_NAMES } from "../src/models/presets.ts";
 import { trainingBatchSize } from "../src/train/measure.ts";
 import { formatProfile, profileSteps } from "../src/train/profile.ts";
@@ -17,7 +17,7 @@ const USAGE = `Usage: deno task profile --model cnn|vit --preset ${PRESET_NAMES.
 --by-shape times each kernel at each combination of input shapes separately.`;
 
 async function main(args: string[]): Promise<void> {
-  const { values: v } = parseArgs({
+  const { values: v } = parseFlags({
     args,
     strict: true,
     options: {

@@ -86,7 +86,8 @@ Usage: deno task train:${model} [flags]
                        --data (if the data moved) and --backend may be given, and are saved
   --checkpoint-minutes M
                        besides the checkpoint after every epoch, save one mid-epoch when M minutes
-                       have passed since the last (default ${DEFAULT_CHECKPOINT_MINUTES}); Ctrl-C stops after the
+                       have passed since the last (default ${DEFAULT_CHECKPOINT_MINUTES}; 0: after every step,
+                       slow, for tests and very short runs); Ctrl-C stops after the
                        step under way and saves one there, so a run resumes where it stopped
   --help               this text
 

@@ -130,6 +130,17 @@ export const TINY: string[] = [
   "none",
 ];
 
+/** {@linkcode TINY} with some values replaced (a flag may be given only once), e.g. `{ epochs: "3" }`. */
+export function tinyWith(values: Record<string, string>): string[] {
+  const flags = [...TINY];
+  for (const [name, value] of Object.entries(values)) {
+    const i = flags.indexOf(`--${name}`);
+    if (i < 0) flags.push(`--${name}`, value);
+    else flags[i + 1] = value;
+  }
+  return flags;
+}
+
 /** The id of a process that has exited (so none has it now, barring reuse within moments). */
 export async function deadPid(): Promise<number> {
   const child = new Deno.Command(Deno.execPath(), { args: ["eval", ""] }).spawn();

@@ -42,12 +42,15 @@ Deno.test("eval needs only test_batch.bin; a truncated training batch does not s
   await Deno.remove(dir, { recursive: true });
 });
 
-Deno.test("eval --data naming a file says it is not a folder", async () => {
+Deno.test("eval and train --data naming a file say it is not a folder, a usage error (exit 2)", async () => {
   const dir = await Deno.makeTempDir();
   const ckpt = await tinyCheckpoint(dir);
   await Deno.writeFile(join(dir, "test_batch.bin"), batchFile(2));
+  const t = await task("train.ts", ["vit", "--data", join(dir, "test_batch.bin"), "--out", dir]);
+  assert.equal(t.code, 2, t.stderr);
+  assert.match(t.stderr, /"[^"]*test_batch\.bin" is a file, not a folder: --data/);
   const r = await task("eval.ts", ["--checkpoint", ckpt, "--data", join(dir, "test_batch.bin")]);
-  assert.equal(r.code, 1);
+  assert.equal(r.code, 2);
   assert.match(r.stderr, /"[^"]*test_batch\.bin" is a file, not a folder: --data/);
   await Deno.remove(dir, { recursive: true });
 });

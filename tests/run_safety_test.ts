@@ -10,7 +10,7 @@ import { readCheckpoint } from "../src/train/checkpoint.ts";
 import { defaultConfig, SAMPLE_DIR, type TrainConfig } from "../src/train/config.ts";
 import { resume, train } from "../src/train/loop.ts";
 import { main as trainMain } from "../tasks/train.ts";
-import { copyRun, deadPid, task, TINY } from "./_tasks.ts";
+import { copyRun, deadPid, task, TINY, tinyWith } from "./_tasks.ts";
 import { setup } from "./_setup.ts";
 
 await setup();
@@ -25,7 +25,7 @@ for (const f of ["data_batch_1.bin", "test_batch.bin"]) {
 }
 const fixture = join(tmp, "fixture");
 {
-  const r = await task("train.ts", ["vit", ...TINY, "--data", data, "--out", fixture]);
+  const r = await task("train.ts", ["vit", ...tinyWith({ data }), "--out", fixture]);
   assert.equal(r.code, 0, r.stderr);
 }
 const read = (dir: string, f: string) => Deno.readFileSync(join(dir, f));

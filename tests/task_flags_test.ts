@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { dataFlag, resolvePath, UsageError } from "../src/cli/args.ts";
 import { main as trainMain } from "../tasks/train.ts";
-import { deadPid, denoTask, ROOT, task, TINY } from "./_tasks.ts";
+import { deadPid, denoTask, ROOT, task, TINY, tinyWith } from "./_tasks.ts";
 
 const tmp = await Deno.makeTempDir({ prefix: "task_flags_" });
 const exists = (path: string) => Deno.stat(path).then(() => true, () => false);
@@ -148,9 +148,7 @@ Deno.test("train --minutes shorter than one step: one step, and the run says so"
   const out = join(tmp, "budget");
   const r = await task("train.ts", [
     "vit",
-    ...TINY,
-    "--epochs",
-    "3",
+    ...tinyWith({ epochs: "3" }),
     "--minutes",
     "0.0001",
     "--out",

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Grid, type ImageSet } from "@vision-attention/sa";
+import type { Grid, ImageSet } from "@vision-attention/sa";
 import { IMAGE_BYTES } from "../../src/data/cifar.ts";
 
 const SIDE = 32, PLANE = SIDE * SIDE;

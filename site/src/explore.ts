@@ -19,8 +19,8 @@ import {
   type ViTConfig,
 } from "@vision-attention/sa";
 import { fillBatch } from "../../src/data/batches.ts";
-import { type CNNParams } from "../../src/models/cnn.ts";
-import { type ViTParams } from "../../src/models/vit.ts";
+import type { CNNParams } from "../../src/models/cnn.ts";
+import type { ViTParams } from "../../src/models/vit.ts";
 import type { PageModel } from "./assets.ts";
 import { classifySet, probabilities, single } from "./classify.ts";
 import { drawHeat, drawMarker, drawPixels, pixelsOf } from "./draw.ts";

@@ -26,11 +26,24 @@ export function parseFlags<const T extends ParseArgsConfig>(
   config: T,
 ): ReturnType<typeof parseArgs<T>> {
   const args = joinNegativeValues(config.args ?? [], config.options ?? {});
+  let result: ReturnType<typeof parseArgs<T>>;
   try {
-    return parseArgs<T>({ ...config, args, strict: true });
+    result = parseArgs<T>({ ...config, args, strict: true });
+    // parseArgs keeps the last of a repeated flag; a second value is more
+    // likely a slip than a wish, and the first would be silently lost.
+    const { tokens } = parseArgs({ ...config, args, strict: true, tokens: true });
+    const seen = new Set<string>();
+    for (const token of tokens ?? []) {
+      if (token.kind !== "option") continue;
+      if (seen.has(token.name)) {
+        throw new UsageError(`--${token.name} is given more than once; give it once`);
+      }
+      seen.add(token.name);
+    }
   } catch (e) {
     throw parseError(e) ?? e;
   }
+  return result;
 }
 
 function joinNegativeValues(
@@ -163,7 +176,24 @@ export function resolvePath(path: string | undefined): string | undefined {
  */
 export function dataFlag(value: string | undefined): string | undefined {
   const data = value ?? envVar("CIFAR10_DIR");
-  return data === "sample" ? data : resolvePath(data);
+  if (data === "sample") return data;
+  const path = resolvePath(data);
+  if (path !== undefined && isFile(path)) {
+    throw new UsageError(
+      `"${path}" is a file, not a folder: --data (or CIFAR10_DIR) names the folder that holds ` +
+        `test_batch.bin and data_batch_1.bin .. data_batch_5.bin, or "sample".`,
+    );
+  }
+  return path;
+}
+
+/** Whether `path` names an existing file that is not a folder (false where it cannot be read). */
+function isFile(path: string): boolean {
+  try {
+    return !Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /**

@@ -23,7 +23,12 @@ export interface ModelId {
  * kind and preset must exist and none may repeat.
  */
 export function parseModels(text: string): ModelId[] {
-  const ids = text.split(",").map((s) => s.trim()).filter((s) => s);
+  const ids = text.split(",").map((s) => s.trim());
+  if (ids.some((id) => id === "")) {
+    throw new Error(
+      `"${text}" has an empty entry (a stray or trailing comma); write kind:preset,kind:preset`,
+    );
+  }
   const seen = new Set<string>();
   return ids.map((id) => {
     const [kind, preset, ...rest] = id.split(":");

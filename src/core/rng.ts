@@ -22,7 +22,12 @@ export class Rng {
 
   /** Start from `seed` (any integer). */
   constructor(seed: number) {
-    this.#state = seed >>> 0;
+    // The state is 32 bits: a negative, fractional or larger seed would
+    // silently alias another one.
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+      throw new RangeError(`Rng: the seed must be a whole number from 0 to 2^32-1, got ${seed}`);
+    }
+    this.#state = seed;
   }
 
   /** The state to save; `Rng.fromState` restores it exactly. */
@@ -72,7 +77,7 @@ export class Rng {
 
   /** A child generator with an independent stream, derived from this one. */
   fork(): Rng {
-    return new Rng(this.nextUint32() ^ 0x9e3779b9);
+    return new Rng((this.nextUint32() ^ 0x9e3779b9) >>> 0);
   }
 
   /** Fisher-Yates shuffle of `0..n-1`. */

@@ -154,7 +154,12 @@ export function decodeSafetensors(
   };
   if (bytes.length < 8) fail(`only ${bytes.length} bytes`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = Number(view.getBigUint64(0, true));
+  const headerBig = view.getBigUint64(0, true);
+  // Compared as a BigInt: a length past 2^53 would print rounded as a Number.
+  if (headerBig > BigInt(bytes.length - 8)) {
+    fail(`header length ${headerBig} exceeds the file size ${bytes.length}`);
+  }
+  const headerLen = Number(headerBig);
   if (8 + headerLen > bytes.length) {
     fail(`header length ${headerLen} exceeds the file size ${bytes.length}`);
   }

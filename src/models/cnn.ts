@@ -196,6 +196,12 @@ export function cnn(
   config: CNNConfig,
   mode: "train" | "eval" = "eval",
 ): Logits {
+  if (!Array.isArray(config.stages)) {
+    throw new Error(
+      "CNN: the config has no stages, so it is not a CNN's config (a ViT's config, with " +
+        "patchSize, goes to vit(); see CNN_PRESETS for CNN configs)",
+    );
+  }
   return cast(tf.tidy(() => {
     const x = features(params, images, config, mode);
     return linear(params.head, tf.mean(x, [1, 2])); // global average pool -> (B, C) -> (B, classes)

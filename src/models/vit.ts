@@ -68,6 +68,12 @@ export type ViTParams = {
 
 /** Number of patch tokens (the class token not included). */
 export function numPatches(config: ViTConfig): number {
+  if (!Number.isInteger(config.patchSize) || config.patchSize < 1) {
+    throw new Error(
+      `ViT: the config has patchSize ${config.patchSize}, so it is not a ViT's config ` +
+        `(a CNN's config, with stages, goes to cnn(); see VIT_PRESETS for ViT configs)`,
+    );
+  }
   const size = featureSize(config);
   if (size % config.patchSize !== 0) {
     throw new Error(
@@ -179,6 +185,7 @@ export function vit(
   config: ViTConfig,
   rng: Rng | null = null,
 ): Logits {
+  numPatches(config); // a wrong config fails here, naming what it is
   return cast(tf.tidy(() => {
     let x = embed(params, images, config);
     for (const block of params.blocks) {

@@ -107,6 +107,23 @@ export function nonFiniteTensors(tree: ParamTree): string[] {
     .map(([name]) => name);
 }
 
+/**
+ * Warn (on stderr, as `Warning: ...`) when `params` hold NaN or infinite
+ * weights: a diverged run's checkpoint, whose accuracy means nothing.
+ * Returns whether it warned.
+ */
+export function warnNonFinite(source: string, params: ParamTree): boolean {
+  const broken = nonFiniteTensors(params);
+  if (broken.length === 0) return false;
+  console.warn(
+    `Warning: ${source}: ${broken.length} tensors hold NaN or infinite weights (${
+      broken.slice(0, 5).join(", ")
+    }${broken.length > 5 ? ", ..." : ""}); the run diverged before this checkpoint was saved, ` +
+      `so its accuracy means nothing. Use an earlier checkpoint or retrain with a lower --lr.`,
+  );
+  return true;
+}
+
 function isAllFinite(values: ArrayLike<number>): boolean {
   for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
   return true;

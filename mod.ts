@@ -12,9 +12,10 @@
  * batches, one training step, evaluation, the shipped weights, checkpoints as
  * bytes and attention maps as data. What needs Deno (files, CIFAR-10 from
  * disk, run folders, reports written to disk, the FFI backend) sits behind
- * the subpath entries `./train`, `./data`, `./report` and `./backend`; the
- * building blocks below these (kernels, parameter-tree helpers) are imported
- * from their modules under `src/`.
+ * the subpath entries `./train`, `./data`, `./report` and `./backend`. The
+ * types these functions take (parameter records, layer configs, options) are
+ * named in `./types`; the building blocks below (kernels, parameter-tree
+ * helpers) are imported from their modules under `src/`.
  *
  * @example Run a ViT on a batch of images
  * ```ts

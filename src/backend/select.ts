@@ -12,16 +12,16 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { openBlas } from "./blas.ts";
-import { installFastKernels } from "./fast_kernels.ts";
-import { jsSgemm } from "./js_sgemm.ts";
+import { openBlas } from "./cpu/blas.ts";
+import { installFastKernels } from "./cpu/fast_kernels.ts";
+import { jsSgemm } from "./cpu/js_sgemm.ts";
 import {
   type AdapterLike,
   describeAdapter,
   isSoftwareAdapter,
   requestAdapter,
   startWebGPU,
-} from "./webgpu.ts";
+} from "./webgpu/webgpu.ts";
 
 /** Backend names accepted by `--backend`. */
 export const BACKEND_NAMES = ["auto", "webgpu", "fast", "wasm", "cpu"] as const;

@@ -9,7 +9,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { openBlas } from "../backend/blas.ts";
+import { openBlas } from "../backend/cpu/blas.ts";
 import type { BackendName } from "../backend/select.ts";
 import type { ModelSpec } from "../models/presets.ts";
 

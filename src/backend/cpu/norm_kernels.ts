@@ -18,7 +18,7 @@ import {
   LAYER_NORM,
   LAYER_NORM_GRAD,
   type NormKernelAttrs,
-} from "../core/ops.ts";
+} from "../../core/ops.ts";
 import { type KernelFunc, prod } from "./kernel_common.ts";
 import { requireSimd, type SimdKernels } from "./simd.ts";
 import {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type HeadsKernelAttrs, MERGE_HEADS, SPLIT_HEADS } from "../core/ops.ts";
+import { type HeadsKernelAttrs, MERGE_HEADS, SPLIT_HEADS } from "../../core/ops.ts";
 import type { KernelFunc } from "./kernel_common.ts";
 import { requireSimd, type SimdKernels } from "./simd.ts";
 import { byteOffset, type TensorInfo, type WasmBackend } from "./wasm_internals.ts";

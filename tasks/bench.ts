@@ -11,13 +11,18 @@
  * kernels, a software WebGPU adapter) run small batches and few steps.
  */
 import { parseArgs } from "node:util";
-import { openBlas } from "../src/backend/cpu/blas.ts";
-import { type BackendInfo, type BackendName, selectBackend } from "../src/backend/select.ts";
+import {
+  type BackendInfo,
+  type BackendName,
+  countsBetween,
+  openBlas,
+  selectBackend,
+  webgpuCounts,
+} from "../src/backend/select.ts";
 import { numberFlag, runMain, UsageError } from "../src/cli/args.ts";
 import { modelSpec, presetNames } from "../src/models/presets.ts";
 import { measure, sgemmProbe, trainingBatchSize, trainingSteps } from "../src/train/measure.ts";
 import { defaultConfig, presetDefaults, resolveThreads } from "../src/train/config.ts";
-import { countsBetween, webgpuCounts } from "../src/backend/webgpu/webgpu_counters.ts";
 import type { ModelSpec } from "../src/models/presets.ts";
 
 /** One result row, as `--json` prints it. */

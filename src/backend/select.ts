@@ -43,6 +43,20 @@ export { isSoftwareAdapter };
 /** The parts of a WebGPU adapter that the choice reads. */
 export type { AdapterLike };
 
+// The door into backend/ for the rest of the library and the tasks: what they
+// need of the two rooms (cpu/, webgpu/) passes here, so nothing outside
+// backend/ imports a file inside it but this one. The package's `./backend`
+// entry (src/entries/backend.ts) exports only the choice above.
+
+/** The native BLAS (OpenBLAS, Accelerate) through FFI, or null; its thread count. */
+export { type Blas, openBlas, type Sgemm } from "./cpu/blas.ts";
+/** One unit of WebGPU work with its errors captured and thrown. */
+export { guardWebGPU } from "./webgpu/webgpu_errors.ts";
+/** What the WebGPU backend did (dispatches, uploads, reads), and a difference of two counts. */
+export { countsBetween, type WebGPUCounts, webgpuCounts } from "./webgpu/webgpu_counters.ts";
+/** The WebGPU adapter, and one line about it, without starting the backend. */
+export { describeAdapter, requestAdapter };
+
 let chosen: BackendInfo | null = null;
 
 /** What {@linkcode selectBackend} chose in this thread, or null before it ran. */

@@ -13,7 +13,7 @@ import { brand, type Images } from "../core/tensor.ts";
 import { fillBatch } from "../data/batches.ts";
 import { type ImageSet, loadCifar10 } from "../data/cifar.ts";
 import type { ModelSpec } from "../models/presets.ts";
-import type { Sgemm } from "../backend/cpu/blas.ts";
+import type { Sgemm } from "../backend/select.ts";
 import { type AdamWState, initAdamW } from "./adamw.ts";
 import { dataDir, defaultConfig, microBatchesFor, optimizerOf, presetDefaults } from "./config.ts";
 import { GradientWorkers } from "./gradient_workers.ts";

@@ -14,7 +14,7 @@ import {
   withBuffers,
 } from "../core/params.ts";
 import { Rng } from "../core/rng.ts";
-import { guardWebGPU } from "../backend/webgpu/webgpu_errors.ts";
+import { guardWebGPU } from "../backend/select.ts";
 import { cast, type Images } from "../core/tensor.ts";
 import { type AdamWConfig, type AdamWState, adamwStep } from "./adamw.ts";
 import { adamwStepOnHost } from "./adamw_host.ts";

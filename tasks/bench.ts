@@ -4,7 +4,7 @@
  * every backend path, plus a native sgemm probe of the machine's limit and
  * each figure's share of it. The fast path runs each preset at its training
  * batch size, with the training loop's own step on augmented real images
- * (`src/train/measure.ts`) and training's default threads (`--threads`,
+ * (`src/bench/measure.ts`) and training's default threads (`--threads`,
  * default auto: 2 on a multi-core CPU), so its images/s is what training
  * gets; so does WebGPU on a hardware adapter. Each path runs in its own
  * process (a process has one tfjs backend); slow paths (the stock CPU
@@ -21,7 +21,7 @@ import {
 } from "../src/backend/select.ts";
 import { numberFlag, runMain, UsageError } from "../src/cli/args.ts";
 import { modelSpec, presetNames } from "../src/models/presets.ts";
-import { measure, sgemmProbe, trainingBatchSize, trainingSteps } from "../src/train/measure.ts";
+import { measure, sgemmProbe, trainingBatchSize, trainingSteps } from "../src/bench/measure.ts";
 import { defaultConfig, presetDefaults, resolveThreads } from "../src/train/config.ts";
 import type { ModelSpec } from "../src/models/presets.ts";
 

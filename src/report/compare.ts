@@ -27,7 +27,7 @@ import { ttaMode } from "../train/evaluate.ts";
 import { RunInterruptedError, train, type TrainOptions } from "../train/loop.ts";
 import { nextMacrotask } from "../core/event_loop.ts";
 import { LOCK_FILE, lockRun, RunLockedError } from "../train/run_lock.ts";
-import { measure } from "../train/measure.ts";
+import { measure } from "../bench/measure.ts";
 import {
   aggregate,
   type MeasuredSpeed,

@@ -14,9 +14,15 @@ import { fillBatch } from "../data/batches.ts";
 import { type ImageSet, loadCifar10 } from "../data/cifar.ts";
 import type { ModelSpec } from "../models/presets.ts";
 import type { Sgemm } from "../backend/select.ts";
-import { type AdamWState, initAdamW } from "./adamw.ts";
-import { dataDir, defaultConfig, microBatchesFor, optimizerOf, presetDefaults } from "./config.ts";
-import { GradientWorkers } from "./gradient_workers.ts";
+import { type AdamWState, initAdamW } from "../train/adamw.ts";
+import {
+  dataDir,
+  defaultConfig,
+  microBatchesFor,
+  optimizerOf,
+  presetDefaults,
+} from "../train/config.ts";
+import { GradientWorkers } from "../train/gradient_workers.ts";
 import { currentBackend } from "../backend/select.ts";
 
 /** The path this thread trains on, for its gradient workers to take too. */
@@ -25,7 +31,7 @@ function backendName(): string {
   if (!chosen) throw new Error("measure: select a backend first (selectBackend)");
   return chosen.name;
 }
-import { predict, trainStep } from "./step.ts";
+import { predict, trainStep } from "../train/step.ts";
 
 /** The batch size a preset trains with (`presetDefaults`, else the default). */
 export function trainingBatchSize(spec: ModelSpec): number {

@@ -12,6 +12,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+// No tfjs "running in Node.js" banner for a program that only picks a backend.
+import "../core/quiet_tfjs.ts";
 import { openBlas } from "./cpu/blas.ts";
 import { installFastKernels } from "./cpu/fast_kernels.ts";
 import { jsSgemm } from "./cpu/js_sgemm.ts";

@@ -9,6 +9,9 @@
  *   convolutions, it has no Conv2DBackpropFilter).
  * - `auto`: `webgpu` when the adapter is a real GPU, else `fast`.
  *
+ * It is also the one door into `backend/`: the rest of the library and the
+ * tasks import what they need of its two rooms (`cpu/`, `webgpu/`) from here.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
@@ -52,9 +55,9 @@ export type { AdapterLike };
 
 /** The native BLAS (OpenBLAS, Accelerate) through FFI, or null; its thread count. */
 export { type Blas, openBlas, type Sgemm } from "./cpu/blas.ts";
-/** One unit of WebGPU work with its errors captured and thrown. */
+/** Run one unit of work (a training step) and throw what the WebGPU device reported in it. */
 export { guardWebGPU } from "./webgpu/webgpu_errors.ts";
-/** What the WebGPU backend did (dispatches, uploads, reads), and a difference of two counts. */
+/** What the WebGPU backend did (dispatches, readbacks, uploads, compiles), and a step's share. */
 export { countsBetween, type WebGPUCounts, webgpuCounts } from "./webgpu/webgpu_counters.ts";
 /** The WebGPU adapter, and one line about it, without starting the backend. */
 export { describeAdapter, requestAdapter };

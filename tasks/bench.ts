@@ -4,20 +4,24 @@
  * every backend path, plus a native sgemm probe of the machine's limit and
  * each figure's share of it. The fast path runs each preset at its training
  * batch size, with the training loop's own step on augmented real images
- * (`src/train/measure.ts`) and training's default threads (`--threads`,
+ * (`src/bench/measure.ts`) and training's default threads (`--threads`,
  * default auto: 2 on a multi-core CPU), so its images/s is what training
  * gets; so does WebGPU on a hardware adapter. Each path runs in its own
  * process (a process has one tfjs backend); slow paths (the stock CPU
  * kernels, a software WebGPU adapter) run small batches and few steps.
  */
-
-import { openBlas } from "../src/backend/blas.ts";
-import { type BackendInfo, type BackendName, selectBackend } from "../src/backend/select.ts";
+import {
+  type BackendInfo,
+  type BackendName,
+  countsBetween,
+  openBlas,
+  selectBackend,
+  webgpuCounts,
+} from "../src/backend/select.ts";
 import { numberFlag, parseFlags, runMain, UsageError } from "../src/cli/args.ts";
 import { modelSpec, presetNames } from "../src/models/presets.ts";
-import { measure, sgemmProbe, trainingBatchSize, trainingSteps } from "../src/train/measure.ts";
+import { measure, sgemmProbe, trainingBatchSize, trainingSteps } from "../src/bench/measure.ts";
 import { resolveConfig, resolveThreads } from "../src/train/config.ts";
-import { countsBetween, webgpuCounts } from "../src/backend/webgpu_counters.ts";
 import type { ModelSpec } from "../src/models/presets.ts";
 
 /** One result row, as `--json` prints it. */

@@ -1,7 +1,7 @@
 /**
  * `deno task build:wasm`: compiles the AssemblyScript SIMD kernels in
  * `wasm/kernels.ts` with a pinned `asc` from npm and writes the module's
- * bytes into `src/backend/simd_module.ts`, so the library needs no compiler
+ * bytes into `src/backend/cpu/simd_module.ts`, so the library needs no compiler
  * at run time. `--check` compiles and exits 1 if the committed bytes differ
  * (the kernels' source and what ships cannot drift apart).
  */
@@ -10,7 +10,7 @@ import { parseFlags, runMain } from "../src/cli/args.ts";
 /** The compiler, pinned: the same source gives the same bytes. */
 export const ASC = "npm:assemblyscript@0.27.31/asc";
 const SOURCE = "wasm/kernels.ts";
-const OUTPUT = "src/backend/simd_module.ts";
+const OUTPUT = "src/backend/cpu/simd_module.ts";
 
 /** Compile `wasm/kernels.ts` and return the module's bytes. */
 export async function compileKernels(root = "."): Promise<Uint8Array> {

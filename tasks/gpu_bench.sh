@@ -10,6 +10,6 @@ deno --version | head -n1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null || true
 deno install
 # The adapter as the backend line names it (name, API, software or not).
-deno eval 'import { describeAdapter, requestAdapter } from "./src/backend/webgpu.ts";
+deno eval 'import { describeAdapter, requestAdapter } from "./src/backend/select.ts";
 const a = await requestAdapter(); console.log("adapter:", a ? describeAdapter(a) : "none")' || true
 deno task bench --paths webgpu,fast --presets small,base --json | tee "${OUT:-.}/bench-gpu.json"

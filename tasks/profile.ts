@@ -8,8 +8,8 @@
 import { BACKEND_NAMES, selectBackend } from "../src/backend/select.ts";
 import { choiceFlag, numberFlag, parseFlags, runMain, UsageError } from "../src/cli/args.ts";
 import { modelSpec, PRESET_NAMES } from "../src/models/presets.ts";
-import { trainingBatchSize } from "../src/train/measure.ts";
-import { formatProfile, profileSteps } from "../src/train/profile.ts";
+import { trainingBatchSize } from "../src/bench/measure.ts";
+import { formatProfile, profileSteps } from "../src/bench/profile.ts";
 
 const USAGE = `Usage: deno task profile --model cnn|vit --preset ${PRESET_NAMES.join("|")}
   [--batch-size N (default: the preset's training batch)] [--steps K (default 3)]

@@ -10,7 +10,11 @@
 //                                     second time into pooled buffers)
 import * as tf from "@tensorflow/tfjs";
 import { type BackendName, selectBackend } from "../src/backend/select.ts";
-import { countsBetween, type WebGPUCounts, webgpuCounts } from "../src/backend/webgpu_counters.ts";
+import {
+  countsBetween,
+  type WebGPUCounts,
+  webgpuCounts,
+} from "../src/backend/webgpu/webgpu_counters.ts";
 import { runMain } from "../src/cli/args.ts";
 import {
   flatten,

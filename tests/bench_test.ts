@@ -1,12 +1,12 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { type BenchRecord, goals } from "../tasks/bench.ts";
-import { openBlas } from "../src/backend/blas.ts";
-import { jsSgemm } from "../src/backend/js_sgemm.ts";
-import { timeKernels } from "../src/backend/kernel_timer.ts";
+import { openBlas } from "../src/backend/cpu/blas.ts";
+import { jsSgemm } from "../src/backend/cpu/js_sgemm.ts";
+import { timeKernels } from "../src/bench/kernel_timer.ts";
 import { CNN_PRESETS, cnnSpec, modelSpec } from "../src/models/presets.ts";
-import { measure, sgemmProbe, trainingBatchSize } from "../src/train/measure.ts";
-import { formatProfile, profileSteps } from "../src/train/profile.ts";
+import { measure, sgemmProbe, trainingBatchSize } from "../src/bench/measure.ts";
+import { formatProfile, profileSteps } from "../src/bench/profile.ts";
 import { setup } from "./_setup.ts";
 
 await setup();

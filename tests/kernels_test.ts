@@ -3,8 +3,8 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { selectBackend } from "../src/backend/select.ts";
-import { setConvChunkFloats, setConvForm } from "../src/backend/conv_kernels.ts";
-import { checkWasmInternals } from "../src/backend/wasm_internals.ts";
+import { setConvChunkFloats, setConvForm } from "../src/backend/cpu/conv_kernels.ts";
+import { checkWasmInternals } from "../src/backend/cpu/wasm_internals.ts";
 import { BATCH_NORM, batchNorm, LAYER_NORM, layerNorm } from "../src/layers/norm.ts";
 import { GELU, gelu } from "../src/layers/activations.ts";
 import {

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { countParams, disposeTree, type ParamTree } from "../src/core/params.ts";
-import { requestAdapter } from "../src/backend/webgpu.ts";
+import { requestAdapter } from "../src/backend/webgpu/webgpu.ts";
 import { Rng } from "../src/core/rng.ts";
 import { brand } from "../src/core/tensor.ts";
 import { cnnAttentionMaps, type CNNConfig, type CNNParams } from "../src/models/cnn.ts";

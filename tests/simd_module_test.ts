@@ -2,7 +2,7 @@
 // on tfjs's heap (it imports that memory and must not write into it on load).
 import assert from "node:assert/strict";
 import { compileKernels, moduleSource } from "../tasks/build_wasm.ts";
-import { SIMD_MODULE_BASE64 } from "../src/backend/simd_module.ts";
+import { SIMD_MODULE_BASE64 } from "../src/backend/cpu/simd_module.ts";
 
 const bytes = Uint8Array.from(atob(SIMD_MODULE_BASE64), (c) => c.charCodeAt(0));
 
@@ -38,8 +38,8 @@ Deno.test("the SIMD module imports only the heap and has no data or start to run
   }
 });
 
-Deno.test("src/backend/simd_module.ts is what wasm/kernels.ts compiles to (deno task build:wasm)", async () => {
-  const committed = await Deno.readTextFile("src/backend/simd_module.ts");
+Deno.test("src/backend/cpu/simd_module.ts is what wasm/kernels.ts compiles to (deno task build:wasm)", async () => {
+  const committed = await Deno.readTextFile("src/backend/cpu/simd_module.ts");
   assert.equal(
     committed,
     moduleSource(await compileKernels()),

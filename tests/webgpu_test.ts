@@ -9,7 +9,7 @@ import {
   graphicsApi,
   isSoftwareAdapter,
   requestAdapter,
-} from "../src/backend/webgpu.ts";
+} from "../src/backend/webgpu/webgpu.ts";
 import { readCheckpoint } from "../src/train/checkpoint.ts";
 import { task } from "./_tasks.ts";
 

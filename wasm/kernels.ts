@@ -1,5 +1,5 @@
 // AssemblyScript, not Deno TypeScript: SIMD kernels for the fast CPU path,
-// compiled by `deno task build:wasm` into src/backend/simd_module.ts. The
+// compiled by `deno task build:wasm` into src/backend/cpu/simd_module.ts. The
 // module imports tfjs-backend-wasm's own memory, so every pointer here is a
 // byte offset into that heap and the kernels read and write tensors in place.
 // It must keep no static data (no strings, arrays or globals with

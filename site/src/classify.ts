@@ -1,13 +1,11 @@
 /**
  * Class probabilities for sets of images, through the library's own
- * preprocessing (`fillBatch`), forward pass (`predict`) and test-time
+ * preprocessing (`imageBatch`), forward pass (`predict`) and test-time
  * augmentation, so the page's numbers are `deno task eval`'s.
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
-import { brand, type ImageSet, type TestTimeAugmentation } from "@vision-attention/sa";
-import { fillBatch } from "../../src/data/batches.ts";
+import { imageBatch, type ImageSet, type TestTimeAugmentation } from "@vision-attention/sa";
 import { IMAGE_BYTES } from "../../src/data/cifar.ts";
 import { withTestTimeAugmentation } from "../../src/train/evaluate.ts";
 import { predict } from "../../src/train/step.ts";
@@ -27,18 +25,10 @@ export async function classifySet(
 ): Promise<Float32Array> {
   const apply = withTestTimeAugmentation(model.spec.apply, tta);
   const out = new Float32Array(set.size * CLASSES);
-  const pixels = new Float32Array(BATCH * 32 * 32 * 3), labels = new Int32Array(BATCH);
   for (let start = 0; start < set.size; start += BATCH) {
     const n = Math.min(BATCH, set.size - start);
-    fillBatch(set, Array.from({ length: n }, (_, i) => start + i), pixels, labels, null);
-    const images = brand(tf.tensor4d(pixels.subarray(0, n * 3072), [n, 32, 32, 3]), [
-      "batch",
-      "height",
-      "width",
-      "channels",
-    ]);
-    const { logits } = await predict(apply, model.params, images);
-    images.dispose();
+    using batch = imageBatch(set, Array.from({ length: n }, (_, i) => start + i), null);
+    const { logits } = await predict(apply, model.params, batch.images);
     out.set(logits, start * CLASSES);
     onBatch?.(start + n, out);
   }

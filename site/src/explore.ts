@@ -6,19 +6,17 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import {
-  brand,
   CLASS_NAMES,
   type CNNConfig,
   cnnQueryAttention,
+  imageBatch,
   type Images,
   type ImageSet,
   type TestTimeAugmentation,
   vitClassAttention,
   type ViTConfig,
 } from "@vision-attention/sa";
-import { fillBatch } from "../../src/data/batches.ts";
 import type { CNNParams } from "../../src/models/cnn.ts";
 import type { ViTParams } from "../../src/models/vit.ts";
 import type { PageModel } from "./assets.ts";
@@ -121,9 +119,9 @@ export class Explorer {
 
   /** The explored image as a batch of one, normalised. */
   #images(): Images {
-    const pixels = new Float32Array(32 * 32 * 3), labels = new Int32Array(1);
-    fillBatch(this.#set!, [this.#index], pixels, labels, null);
-    return brand(tf.tensor4d(pixels, [1, 32, 32, 3]), ["batch", "height", "width", "channels"]);
+    const batch = imageBatch(this.#set!, [this.#index], null);
+    batch.labels.dispose();
+    return batch.images;
   }
 
   /** Redraw after a change of stage or query; a failure goes to the console. */

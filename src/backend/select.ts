@@ -9,19 +9,24 @@
  *   convolutions, it has no Conv2DBackpropFilter).
  * - `auto`: `webgpu` when the adapter is a real GPU, else `fast`.
  *
+ * It is also the one door into `backend/`: the rest of the library and the
+ * tasks import what they need of its two rooms (`cpu/`, `webgpu/`) from here.
+ *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { openBlas } from "./blas.ts";
-import { installFastKernels } from "./fast_kernels.ts";
-import { jsSgemm } from "./js_sgemm.ts";
+// No tfjs "running in Node.js" banner for a program that only picks a backend.
+import "../core/quiet_tfjs.ts";
+import { openBlas } from "./cpu/blas.ts";
+import { installFastKernels } from "./cpu/fast_kernels.ts";
+import { jsSgemm } from "./cpu/js_sgemm.ts";
 import {
   type AdapterLike,
   describeAdapter,
   isSoftwareAdapter,
   requestAdapter,
   startWebGPU,
-} from "./webgpu.ts";
+} from "./webgpu/webgpu.ts";
 
 /** Backend names accepted by `--backend`. */
 export const BACKEND_NAMES = ["auto", "webgpu", "fast", "wasm", "cpu"] as const;
@@ -42,6 +47,20 @@ export interface BackendInfo {
 export { isSoftwareAdapter };
 /** The parts of a WebGPU adapter that the choice reads. */
 export type { AdapterLike };
+
+// The door into backend/ for the rest of the library and the tasks: what they
+// need of the two rooms (cpu/, webgpu/) passes here, so nothing outside
+// backend/ imports a file inside it but this one. The package's `./backend`
+// entry (src/entries/backend.ts) exports only the choice above.
+
+/** The native BLAS (OpenBLAS, Accelerate) through FFI, or null; its thread count. */
+export { type Blas, openBlas, type Sgemm } from "./cpu/blas.ts";
+/** Run one unit of work (a training step) and throw what the WebGPU device reported in it. */
+export { guardWebGPU } from "./webgpu/webgpu_errors.ts";
+/** What the WebGPU backend did (dispatches, readbacks, uploads, compiles), and a step's share. */
+export { countsBetween, type WebGPUCounts, webgpuCounts } from "./webgpu/webgpu_counters.ts";
+/** The WebGPU adapter, and one line about it, without starting the backend. */
+export { describeAdapter, requestAdapter };
 
 let chosen: BackendInfo | null = null;
 

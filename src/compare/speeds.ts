@@ -6,7 +6,7 @@
 import { nextMacrotask } from "../core/event_loop.ts";
 import { modelSpec } from "../models/presets.ts";
 import { isCpuBackend } from "../train/config.ts";
-import { measure } from "../train/measure.ts";
+import { measure } from "../bench/measure.ts";
 import type { MeasuredSpeed } from "../report/aggregate.ts";
 import type { RunRecord } from "../report/run_record.ts";
 import { stoppedBeforeReport } from "./runs.ts";

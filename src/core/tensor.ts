@@ -9,6 +9,8 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
+// No tfjs "running in Node.js" banner for users of any module here.
+import "./quiet_tfjs.ts";
 
 declare const axesBrand: unique symbol;
 

@@ -14,4 +14,14 @@
  *
  * @module
  */
-export * from "../backend/select.ts";
+// The choice only: what select.ts passes through for the rest of the library
+// (BLAS, WebGPU error capture and counters) is not part of the package.
+export {
+  type AdapterLike,
+  BACKEND_NAMES,
+  type BackendInfo,
+  type BackendName,
+  currentBackend,
+  isSoftwareAdapter,
+  selectBackend,
+} from "../backend/select.ts";

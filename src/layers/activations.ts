@@ -4,7 +4,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { GELU, GELU_GRAD } from "../core/ops.ts";
 import type { Rng } from "../core/rng.ts";
+
+// The fused kernels' names, where the layer has always exported them.
+export { GELU, GELU_GRAD };
 
 const GELU_C = 2 * Math.sqrt(2 / Math.PI);
 
@@ -27,17 +31,6 @@ export function gelu(x: tf.Tensor): tf.Tensor {
     );
   });
 }
-
-/**
- * A fused GELU kernel a backend may register (the fast CPU path does): input
- * `x`, output `gelu(x)`, the same tanh form as the ops above. Where it is
- * registered, {@linkcode gelu} runs it, and its gradient is
- * {@linkcode GELU_GRAD}.
- */
-export const GELU = "VisionAttentionGelu";
-
-/** The fused GELU's gradient kernel: inputs `dy`, `x`; output `dy · gelu'(x)`. */
-export const GELU_GRAD = "VisionAttentionGeluGrad";
 
 tf.registerGradient({
   kernelName: GELU,

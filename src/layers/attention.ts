@@ -5,9 +5,19 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import {
+  ATTENTION,
+  ATTENTION_GRAD,
+  type HeadsKernelAttrs,
+  MERGE_HEADS,
+  SPLIT_HEADS,
+} from "../core/ops.ts";
 import type { Rng } from "../core/rng.ts";
 import { cast, checkShape, type T, type Tokens } from "../core/tensor.ts";
 import { initLinear, linear, type LinearParams } from "./linear.ts";
+
+// The fused kernels' names, where the layer has always exported them.
+export { ATTENTION, ATTENTION_GRAD, MERGE_HEADS, SPLIT_HEADS };
 
 /** Queries, keys or values per head: `[batch, heads, seq, dHead]`. */
 export type BHSD = T<["batch", "heads", "seq", "dHead"]>;
@@ -66,19 +76,6 @@ export function attention(q: BHSD, k: BHSD, v: BHSD): BHSD {
   return cast(tf.tidy(() => tf.matMul(attentionWeights(q, k), v)));
 }
 
-/**
- * A fused attention kernel a backend may register (the fast CPU path does):
- * inputs `q`, `k`, `v` as in {@linkcode attention}; outputs the attention
- * and its weights `softmax(q kᵀ/√d)`. Its gradient is {@linkcode ATTENTION_GRAD}.
- */
-export const ATTENTION = "VisionAttentionAttention";
-
-/**
- * The fused attention's gradient kernel: inputs `dy`, `q`, `k`, `v` and the
- * saved `weights`; outputs `dq`, `dk`, `dv`.
- */
-export const ATTENTION_GRAD = "VisionAttentionAttentionGrad";
-
 tf.registerGradient({
   kernelName: ATTENTION,
   inputsToSave: ["q", "k", "v"],
@@ -121,21 +118,6 @@ export function initMHA(rng: Rng, config: MHAConfig): MHAParams {
   };
 }
 
-/**
- * A kernel a backend may register (the fast CPU path does) that splits
- * `[batch, seq, parts·heads·dHead]` into `parts` tensors
- * `[batch, heads, seq, dHead]` in one copy: input `x`, attrs `parts` and
- * `heads`. Its gradient is {@linkcode MERGE_HEADS}, and the other way round.
- */
-export const SPLIT_HEADS = "VisionAttentionSplitHeads";
-
-/**
- * The inverse of {@linkcode SPLIT_HEADS}: inputs `0`…`parts-1`, each
- * `[batch, heads, seq, dHead]`, attrs `parts` and `heads`; output
- * `[batch, seq, parts·heads·dHead]`.
- */
-export const MERGE_HEADS = "VisionAttentionMergeHeads";
-
 const fusedHeads = (x: tf.Tensor) =>
   x.dtype === "float32" && !!tf.getKernel(SPLIT_HEADS, tf.getBackend());
 
@@ -146,7 +128,7 @@ tf.registerGradient({
     const dx = tf.engine().runKernel(
       MERGE_HEADS,
       Object.fromEntries(parts.map((t, i) => [String(i), t])),
-      { parts: parts.length, heads: parts[0].shape[1]! },
+      { parts: parts.length, heads: parts[0].shape[1]! } satisfies HeadsKernelAttrs,
     ) as tf.Tensor;
     return { x: () => dx };
   },
@@ -155,11 +137,12 @@ tf.registerGradient({
 tf.registerGradient({
   kernelName: MERGE_HEADS,
   gradFunc: (dy, _saved, attrs) => {
-    const { parts, heads } = attrs as unknown as { parts: number; heads: number };
-    const dxs = tf.engine().runKernel(SPLIT_HEADS, { x: dy as tf.Tensor }, {
-      parts,
-      heads,
-    }) as tf.Tensor[];
+    const { parts, heads } = attrs as unknown as HeadsKernelAttrs;
+    const dxs = tf.engine().runKernel(
+      SPLIT_HEADS,
+      { x: dy as tf.Tensor },
+      { parts, heads } satisfies HeadsKernelAttrs,
+    ) as tf.Tensor[];
     return Object.fromEntries(dxs.map((d, i) => [String(i), () => d]));
   },
 });
@@ -175,7 +158,11 @@ export function splitHeadParts(x: tf.Tensor, parts: number, heads: number): BHSD
   }
   if (parts === 1 && heads === 1) return [cast(x.reshape([b, 1, n, d]))]; // no copy needed
   if (fusedHeads(x)) {
-    return tf.engine().runKernel(SPLIT_HEADS, { x }, { parts, heads }) as BHSD[];
+    return tf.engine().runKernel(
+      SPLIT_HEADS,
+      { x },
+      { parts, heads } satisfies HeadsKernelAttrs,
+    ) as BHSD[];
   }
   return tf.tidy(() => {
     const split = parts === 1 ? [x] : tf.split(x, parts, 2);
@@ -195,7 +182,11 @@ export function mergeHeads(x: tf.Tensor): Tokens {
   const [b, h, n, dh] = x.shape;
   if (h === 1) return cast(x.reshape([b, n, dh])); // no copy needed
   if (fusedHeads(x)) {
-    return tf.engine().runKernel(MERGE_HEADS, { 0: x }, { parts: 1, heads: h }) as Tokens;
+    return tf.engine().runKernel(
+      MERGE_HEADS,
+      { 0: x },
+      { parts: 1, heads: h } satisfies HeadsKernelAttrs,
+    ) as Tokens;
   }
   return cast(x.transpose([0, 2, 1, 3]).reshape([b, n, h * dh])); // (B, N, H*Dh)
 }

@@ -5,8 +5,18 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import {
+  BATCH_NORM,
+  BATCH_NORM_GRAD,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
+  type NormKernelAttrs,
+} from "../core/ops.ts";
 import { ones, zeros } from "../core/params.ts";
 import { cast, checkShape, type Images } from "../core/tensor.ts";
+
+// The fused kernels' names, where the layer has always exported them.
+export { BATCH_NORM, BATCH_NORM_GRAD, LAYER_NORM, LAYER_NORM_GRAD };
 
 /** Learnable scale and shift. */
 export type NormParams = { scale: tf.Tensor; shift: tf.Tensor };
@@ -46,9 +56,7 @@ export function layerNorm(
       const [y] = tf.engine().runKernel(
         LAYER_NORM,
         { x, scale: params.scale, shift: params.shift },
-        {
-          eps,
-        },
+        { eps } satisfies NormKernelAttrs,
       ) as tf.Tensor[];
       return y;
     });
@@ -63,21 +71,6 @@ export function layerNorm(
     );
   });
 }
-
-/**
- * A fused layer-norm kernel a backend may register (the fast CPU path does):
- * inputs `x`, `scale`, `shift`, attr `eps`; outputs `y` and each row's mean
- * and `1/√(σ² + eps)`.
- * Where it is registered, {@linkcode layerNorm} runs it instead of the ops
- * above, and its gradient is {@linkcode LAYER_NORM_GRAD}.
- */
-export const LAYER_NORM = "VisionAttentionLayerNorm";
-
-/**
- * The fused layer norm's gradient kernel: inputs `dy`, `x`, `mean`, `rstd`,
- * `scale`; outputs `dx`, `dscale`, `dshift`.
- */
-export const LAYER_NORM_GRAD = "VisionAttentionLayerNormGrad";
 
 // The fused kernels' gradients: one call of the gradient kernel gives all
 // three input gradients at once (x through the statistics saved from the forward).
@@ -195,7 +188,7 @@ export function batchNorm(
       const [y] = tf.engine().runKernel(
         BATCH_NORM,
         { x, scale: params.scale, shift: params.shift },
-        { eps },
+        { eps } satisfies NormKernelAttrs,
       ) as tf.Tensor[];
       return y;
     }));
@@ -206,20 +199,5 @@ export function batchNorm(
     return tf.add(tf.mul(tf.sub(x, mean), factor), params.shift);
   }));
 }
-
-/**
- * A fused batch-norm kernel (batch statistics, for training) a backend may
- * register (the fast CPU path does): inputs `x`, `scale`, `shift`, attr
- * `eps`; outputs `y` and each channel's batch mean and `1/√(σ² + eps)`. Where it is
- * registered, {@linkcode batchNorm} without `stats` runs it instead of the
- * ops, and its gradient is {@linkcode BATCH_NORM_GRAD}.
- */
-export const BATCH_NORM = "VisionAttentionBatchNorm";
-
-/**
- * The fused batch norm's gradient kernel: inputs `dy`, `x`, `mean`, `rstd`,
- * `scale`; outputs `dx`, `dscale`, `dshift`.
- */
-export const BATCH_NORM_GRAD = "VisionAttentionBatchNormGrad";
 
 registerNormGradient(BATCH_NORM, BATCH_NORM_GRAD);

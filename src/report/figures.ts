@@ -5,13 +5,11 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { disposeTree } from "../core/params.ts";
 import { Rng } from "../core/rng.ts";
 import { writeFileAtomic } from "../core/safetensors.ts";
-import { brand } from "../core/tensor.ts";
-import { fillBatch } from "../data/batches.ts";
+import { imageBatch } from "../data/batches.ts";
 import { CLASS_NAMES, IMAGE_BYTES, type ImageSet } from "../data/cifar.ts";
 import type { CNNConfig, CNNParams } from "../models/cnn.ts";
 import { modelSpec } from "../models/presets.ts";
@@ -85,14 +83,8 @@ async function attentionFigure(
   };
   const cnn = await load(cnnRun), vit = await load(vitRun);
   const count = Math.min(4, test.size), rows: Overlay[][] = [];
-  const buffer = new Float32Array(count * 3072), labels = new Int32Array(count);
-  fillBatch(test, Array.from({ length: count }, (_, i) => i), buffer, labels, null);
-  const images = brand(tf.tensor4d(buffer, [count, 32, 32, 3]), [
-    "batch",
-    "height",
-    "width",
-    "channels",
-  ]);
+  const batch = imageBatch(test, Array.from({ length: count }, (_, i) => i), null);
+  const images = batch.images;
   for (let i = 0; i < count; i++) {
     const pixels = pixelsOf(test, i);
     const v = await vitClassAttention(
@@ -110,13 +102,13 @@ async function attentionFigure(
       },
     );
     rows.push([
-      { title: CLASS_NAMES[labels[i]], pixels },
+      { title: CLASS_NAMES[test.labels[i]], pixels },
       { title: "ViT rollout", pixels, heat: v.rollout },
       ...v.layers.map((heat, l) => ({ title: `ViT layer ${l + 1}`, pixels, heat })),
       { title: `CNN stage ${c.stage + 1} query`, pixels, heat: c.map, mark: c.query },
     ]);
   }
-  images.dispose();
+  batch[Symbol.dispose]();
   disposeTree(cnn.params);
   disposeTree(vit.params);
   return imageGrid({

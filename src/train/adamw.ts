@@ -5,7 +5,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { ADAMW_KERNEL, type AdamWKernelAttrs } from "../core/ops.ts";
 import { flatten, mapTree, type ParamTree, unflatten } from "../core/params.ts";
+
+// The fused kernel's name and attributes, where AdamW has always exported them.
+export { ADAMW_KERNEL, type AdamWKernelAttrs };
 
 /** Optimizer settings. */
 export interface AdamWConfig {
@@ -55,35 +59,6 @@ export function initAdamW<P extends ParamTree>(params: P): AdamWState<P> {
  */
 export function decays(name: string, t: tf.Tensor): boolean {
   return t.rank >= 2 && !/(classToken|posEmbed)$/.test(name);
-}
-
-/**
- * An optional fused AdamW kernel a backend may register under this name
- * (`src/backend/webgpu_kernels.ts` does for webgpu): inputs `{ param, grad,
- * m, v, sumSq }` (`sumSq` the gradients' global sum of squares, one
- * element), attributes {@linkcode AdamWKernelAttrs}, outputs `[param, m, v]`,
- * the same arithmetic as the tensor form below in a few dispatches.
- */
-export const ADAMW_KERNEL = "VisionAttentionAdamW";
-
-/** The step's numbers, as the fused kernel takes them. */
-export interface AdamWKernelAttrs {
-  /** Learning rate of this step. */
-  lr: number;
-  /** Decay of the first moment. */
-  beta1: number;
-  /** Decay of the second moment. */
-  beta2: number;
-  /** Added to the root of the second moment. */
-  eps: number;
-  /** `1 - lr * weightDecay` for a decayed parameter, else 1. */
-  keep: number;
-  /** Gradients are scaled so that their global norm is at most this (0: no clipping). */
-  clipNorm: number;
-  /** Bias correction of the first moment, `1 - beta1 ** step`. */
-  bc1: number;
-  /** Bias correction of the second moment, `1 - beta2 ** step`. */
-  bc2: number;
 }
 
 /**

@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { nextMacrotask } from "../core/event_loop.ts";
 import { brand, type Images } from "../core/tensor.ts";
-import { fillBatch } from "../data/batches.ts";
+import { imageBatch } from "../data/batches.ts";
 import type { ImageSet } from "../data/cifar.ts";
 import { disposeTree, flatten, type ParamTree, splitBuffers } from "../core/params.ts";
 import type { ModelSpec } from "../models/presets.ts";
@@ -231,19 +231,16 @@ async function evaluateAsIs(
     { length: classes },
     () => new Array<number>(classes).fill(0),
   );
-  const buffer = new Float32Array(batchSize * 32 * 32 * 3),
-    labels = new Int32Array(batchSize);
   let nonFiniteImages = 0;
   for (let start = 0; start < set.size; start += batchSize) {
     const n = Math.min(batchSize, set.size - start);
     const indices = Array.from({ length: n }, (_, i) => start + i);
-    fillBatch(set, indices, buffer, labels, null);
-    const images = brand(
-      tf.tensor4d(buffer.subarray(0, n * 3072), [n, 32, 32, 3]),
-      ["batch", "height", "width", "channels"],
-    );
-    const { logits } = await predict(apply, params, images);
-    images.dispose();
+    const labels = indices.map((i) => set.labels[i]);
+    let logits: Float32Array;
+    {
+      using batch = imageBatch(set, indices, null);
+      ({ logits } = await predict(apply, params, batch.images));
+    }
     for (let i = 0; i < n; i++) {
       if (!isAllFinite(logits.subarray(i * classes, (i + 1) * classes))) nonFiniteImages++;
       let best = 0;
@@ -308,23 +305,18 @@ function calibrateCopy<P extends ParamTree>(
   const batchSize = Math.min(options.batchSize ?? 250, set.size);
   const count = Math.max(1, Math.floor(Math.min(options.images ?? 2000, set.size) / batchSize));
   const stride = set.size / (count * batchSize);
-  const buffer = new Float32Array(batchSize * 3072), labels = new Int32Array(batchSize);
   const batches = Array.from({ length: count }, (_, b) => {
     const indices = Array.from(
       { length: batchSize },
       (_, i) => Math.floor((b * batchSize + i) * stride),
     );
-    fillBatch(set, indices, buffer, labels, null);
-    return brand(tf.tensor4d(buffer, [batchSize, 32, 32, 3]), [
-      "batch",
-      "height",
-      "width",
-      "channels",
-    ]);
+    return imageBatch(set, indices, null);
   });
-  const next = spec.calibrate(params, batches) as P;
-  tf.dispose(batches);
-  return next;
+  try {
+    return spec.calibrate(params, batches.map((b) => b.images)) as P;
+  } finally {
+    batches.forEach((b) => b[Symbol.dispose]());
+  }
 }
 
 /**

@@ -9,8 +9,7 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { openBlas } from "../backend/blas.ts";
-import type { BackendName } from "../backend/select.ts";
+import { type BackendName, openBlas } from "../backend/select.ts";
 import type { ModelSpec } from "../models/presets.ts";
 
 /** What the main thread asks of a worker. */

@@ -14,7 +14,7 @@ import {
   withBuffers,
 } from "../core/params.ts";
 import { Rng } from "../core/rng.ts";
-import { guardWebGPU } from "../backend/webgpu_errors.ts";
+import { guardWebGPU } from "../backend/select.ts";
 import { cast, type Images } from "../core/tensor.ts";
 import type { Batch } from "../data/batches.ts";
 import type { ModelSpec } from "../models/presets.ts";

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { GELU, GELU_GRAD } from "../layers/activations.ts";
+import { GELU, GELU_GRAD } from "../../core/ops.ts";
 import { type KernelFunc, prod } from "./kernel_common.ts";
 import { requireSimd } from "./simd.ts";
 import { byteOffset, type WasmBackend } from "./wasm_internals.ts";

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { ATTENTION, ATTENTION_GRAD } from "../layers/attention.ts";
+import { ATTENTION, ATTENTION_GRAD } from "../../core/ops.ts";
 import type { Sgemm } from "./blas.ts";
 import type { KernelFunc } from "./kernel_common.ts";
 import { requireSimd } from "./simd.ts";

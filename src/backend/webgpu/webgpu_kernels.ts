@@ -28,7 +28,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { ADAMW_KERNEL, type AdamWKernelAttrs } from "../train/adamw.ts";
+import { ADAMW_KERNEL, type AdamWKernelAttrs } from "../../core/ops.ts";
 import type {
   ProgramUniform,
   TensorData,

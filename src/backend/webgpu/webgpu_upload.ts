@@ -39,7 +39,13 @@ export function uploadByWriteBuffer(backend: WebGPUBackend): void {
       ? values
       : Int32Array.from(values);
     const buffer = backend.bufferManager.acquireBuffer(bytes.byteLength, usage);
-    backend.device.queue.writeBuffer(buffer, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    // tfjs's host arrays sit on plain ArrayBuffers; writeBuffer takes no
+    // shared memory in Deno's own WebGPU types (a consumer's default `lib`),
+    // so a view of a SharedArrayBuffer, should one come, is copied first.
+    const [source, offset] = bytes.buffer instanceof ArrayBuffer
+      ? [bytes.buffer, bytes.byteOffset]
+      : [bytes.slice().buffer, 0];
+    backend.device.queue.writeBuffer(buffer, 0, source, offset, bytes.byteLength);
     data.values = null; // as tfjs: once uploaded, no copy stays on the host
     data.resource = buffer;
   };

@@ -6,6 +6,9 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { PINNED_TFJS, type TensorInfo } from "../tfjs_internals.ts";
+
+export type { TensorInfo };
 
 /** What we use of the wasm backend object. */
 export interface WasmBackend {
@@ -20,16 +23,6 @@ export interface WasmBackend {
     asm?: { memory?: unknown };
   };
 }
-
-/** A kernel's view of a tensor. */
-export interface TensorInfo {
-  dataId: unknown;
-  shape: number[];
-  dtype: string;
-}
-
-/** The tfjs version the kernels were written against. */
-export const PINNED_TFJS = "4.22.0";
 
 /** Throw, naming what moved, unless the wasm backend looks as we expect. */
 export function checkWasmInternals(

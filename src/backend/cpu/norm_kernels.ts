@@ -12,7 +12,13 @@
  *
  * @module
  */
-import { BATCH_NORM, BATCH_NORM_GRAD, LAYER_NORM, LAYER_NORM_GRAD } from "../layers/norm.ts";
+import {
+  BATCH_NORM,
+  BATCH_NORM_GRAD,
+  LAYER_NORM,
+  LAYER_NORM_GRAD,
+  type NormKernelAttrs,
+} from "../../core/ops.ts";
 import { type KernelFunc, prod } from "./kernel_common.ts";
 import { requireSimd, type SimdKernels } from "./simd.ts";
 import {
@@ -37,7 +43,8 @@ function rowsOf(x: TensorInfo): [number, number] {
  */
 export function layerNormKernel(): KernelFunc {
   return (args) => {
-    const { inputs: { x, scale, shift }, attrs: { eps } } = args;
+    const { x, scale, shift } = args.inputs;
+    const { eps } = args.attrs as NormKernelAttrs;
     const backend = args.backend as WasmBackend;
     const simd = requireSimd(backend);
     const [rows, d] = rowsOf(x);
@@ -109,7 +116,8 @@ function normGradKernel(grad: (simd: SimdKernels) => SimdKernels["layerNormGrad"
  */
 export function batchNormKernel(): KernelFunc {
   return (args) => {
-    const { inputs: { x, scale, shift }, attrs: { eps } } = args;
+    const { x, scale, shift } = args.inputs;
+    const { eps } = args.attrs as NormKernelAttrs;
     const backend = args.backend as WasmBackend;
     const simd = requireSimd(backend);
     const [rows, d] = rowsOf(x);

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type KernelStat, timeKernels } from "../backend/kernel_timer.ts";
+import { type KernelStat, timeKernels } from "./kernel_timer.ts";
 import type { ModelSpec } from "../models/presets.ts";
 import { trainingSteps } from "./measure.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { PINNED_TFJS, type TensorInfo } from "./wasm_internals.ts";
+import { PINNED_TFJS, type TensorInfo } from "../tfjs_internals.ts";
 
 export type { TensorInfo };
 

@@ -33,8 +33,12 @@ export interface AdapterLike {
   };
   /** The adapter's limits; the device is requested with all of them. */
   limits?: { maxBindingsPerBindGroup?: number };
-  /** The adapter's optional features (`GPUAdapter.features`). */
-  features?: ReadonlySet<string>;
+  /**
+   * The adapter's optional features (`GPUAdapter.features`). Only `has` is
+   * read: Deno's own WebGPU types (a consumer's default `lib`) make it a
+   * set-like class without the ES2024 `Set` methods that `ReadonlySet` needs.
+   */
+  features?: { has(feature: string): boolean };
   /** Where older runtimes report it. */
   isFallbackAdapter?: boolean;
 }

@@ -9,15 +9,14 @@
 import * as tf from "@tensorflow/tfjs";
 import { disposeTree, type ParamTree, splitBuffers } from "../core/params.ts";
 import { Rng } from "../core/rng.ts";
-import { brand, type Images } from "../core/tensor.ts";
-import { fillBatch } from "../data/batches.ts";
+import { imageBatch } from "../data/batches.ts";
 import { type ImageSet, loadCifar10 } from "../data/cifar.ts";
 import type { ModelSpec } from "../models/presets.ts";
-import type { Sgemm } from "../backend/blas.ts";
-import { type AdamWState, initAdamW } from "./adamw.ts";
-import { dataDir, defaultConfig, microBatchesFor, optimizerOf, presetDefaults } from "./config.ts";
-import { GradientWorkers } from "./gradient_workers.ts";
-import { currentBackend } from "../backend/select.ts";
+import { currentBackend, type Sgemm } from "../backend/select.ts";
+import { type AdamWState, initAdamW } from "../train/adamw.ts";
+import { dataDir, microBatchesFor, optimizerOf, resolveConfig } from "../train/config.ts";
+import { GradientWorkers } from "../train/gradient_workers.ts";
+import { predict, stepParams } from "../train/step.ts";
 
 /** The path this thread trains on, for its gradient workers to take too. */
 function backendName(): string {
@@ -25,11 +24,10 @@ function backendName(): string {
   if (!chosen) throw new Error("measure: select a backend first (selectBackend)");
   return chosen.name;
 }
-import { predict, stepParams } from "./step.ts";
 
-/** The batch size a preset trains with (`presetDefaults`, else the default). */
+/** The batch size a preset trains with (as `resolveConfig` gives it). */
 export function trainingBatchSize(spec: ModelSpec): number {
-  return presetDefaults(spec.kind, spec.preset).batchSize ?? defaultConfig(spec.kind).batchSize;
+  return resolveConfig(spec.kind, { preset: spec.preset }).batchSize;
 }
 
 /** Steps of a model on real images; see {@linkcode trainingSteps}. */
@@ -63,13 +61,11 @@ export async function trainingSteps(
   let params: ParamTree = spec.init(rng.fork());
   // Buffers (batch-norm statistics) are not trained: no optimizer state.
   let state: AdamWState<ParamTree> = initAdamW(splitBuffers(params).trainable);
-  const config = { ...defaultConfig(spec.kind), ...presetDefaults(spec.kind, spec.preset) };
+  // The preset's settings at the measured batch: its micro-batches where they
+  // divide it (resolveConfig's rule), one per thread at least.
+  const config = resolveConfig(spec.kind, { preset: spec.preset, batchSize: options.batchSize });
   const threads = options.mode === "infer" ? 1 : options.threads ?? 1;
-  // The preset's micro-batches (where they divide the measured batch), one per thread at least.
-  const parts = microBatchesFor(
-    { ...config, microBatches: b % (config.microBatches ?? 1) === 0 ? config.microBatches : 1 },
-    threads,
-  );
+  const parts = microBatchesFor(config, threads);
   if (b % parts !== 0) {
     throw new Error(`batch ${b} does not split into ${parts} micro-batches for ${threads} threads`);
   }
@@ -83,18 +79,10 @@ export async function trainingSteps(
     microBatches: parts,
     workers,
   };
-  const pixels = new Float32Array(b * 3072), labels = new Int32Array(b);
   let next = 0;
   const batch = () => {
     const order = Int32Array.from({ length: b }, () => next++ % data.size);
-    fillBatch(data, order, pixels, labels, rng);
-    const images: Images = brand(tf.tensor4d(pixels, [b, 32, 32, 3]), [
-      "batch",
-      "height",
-      "width",
-      "channels",
-    ]);
-    return { images, labels: tf.tensor1d(labels, "int32") };
+    return imageBatch(data, order, rng);
   };
   return {
     async step() {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { MERGE_HEADS, SPLIT_HEADS } from "../layers/attention.ts";
+import { type HeadsKernelAttrs, MERGE_HEADS, SPLIT_HEADS } from "../../core/ops.ts";
 import type { KernelFunc } from "./kernel_common.ts";
 import { requireSimd, type SimdKernels } from "./simd.ts";
 import { byteOffset, type TensorInfo, type WasmBackend } from "./wasm_internals.ts";
@@ -31,7 +31,8 @@ function copyParts(
 /** Input `x` `[B, N, parts·H·dh]`, attrs `parts`, `heads` → `parts` × `[B, H, N, dh]`. */
 export function splitHeadsKernel(): KernelFunc {
   return (args) => {
-    const { inputs: { x }, attrs: { parts, heads } } = args;
+    const { x } = args.inputs;
+    const { parts, heads } = args.attrs as HeadsKernelAttrs;
     const backend = args.backend as WasmBackend;
     const simd = requireSimd(backend);
     const [b, n, width] = x.shape;
@@ -51,7 +52,7 @@ export function splitHeadsKernel(): KernelFunc {
 /** Inputs `0`…`parts-1`, each `[B, H, N, dh]` → `[B, N, parts·H·dh]` (attrs `parts`, `heads`). */
 export function mergeHeadsKernel(): KernelFunc {
   return (args) => {
-    const { attrs: { parts, heads } } = args;
+    const { parts, heads } = args.attrs as HeadsKernelAttrs;
     const backend = args.backend as WasmBackend;
     const simd = requireSimd(backend);
     const first = args.inputs["0"];

@@ -44,11 +44,15 @@ const LINE = "consumer: ViT tiny logits 2,10";
 
 /** A script that imports every entry of `config` and runs a forward pass. */
 export function consumerScript(config: PackageConfig): string {
-  const subpaths = Object.keys(config.exports).filter((s) => s !== ".");
+  // ./types holds types only: deno check covers it, at run time it is empty.
+  const subpaths = Object.keys(config.exports).filter((s) => s !== "." && s !== "./types");
   const lines = [
     `import * as tf from "@tensorflow/tfjs";`,
     `import { brand, initViT, Rng, vit, VIT_PRESETS } from "${specifierOf(config.name, ".")}";`,
     ...subpaths.map((s, i) => `import * as entry${i} from "${specifierOf(config.name, s)}";`),
+    ...("./types" in config.exports
+      ? [`import type { ViTParams } from "${specifierOf(config.name, "./types")}";`]
+      : []),
     ``,
     `const entries: Record<string, object> = {`,
     ...subpaths.map((s, i) => `  ${JSON.stringify(s)}: entry${i},`),
@@ -57,7 +61,9 @@ export function consumerScript(config: PackageConfig): string {
     "  if (Object.keys(entry).length === 0) throw new Error(`${subpath} exports nothing`);",
     `}`,
     `const config = VIT_PRESETS.tiny;`,
-    `const params = initViT(new Rng(0), config);`,
+    `const params${
+      "./types" in config.exports ? ": ViTParams" : ""
+    } = initViT(new Rng(0), config);`,
     `const images = brand(tf.zeros([2, 32, 32, 3]), ["batch", "height", "width", "channels"]);`,
     `const logits = vit(params, images, config);`,
     "console.log(`consumer: ViT tiny logits ${logits.shape.join()}`);",

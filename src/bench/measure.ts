@@ -11,10 +11,16 @@ import { disposeTree, type ParamTree, splitBuffers } from "../core/params.ts";
 import { Rng } from "../core/rng.ts";
 import { imageBatch } from "../data/batches.ts";
 import { type ImageSet, loadCifar10 } from "../data/cifar.ts";
-import type { ModelSpec } from "../models/presets.ts";
+import { type ModelSpec, presetNames } from "../models/presets.ts";
 import { currentBackend, type Sgemm } from "../backend/select.ts";
 import { type AdamWState, initAdamW } from "../train/adamw.ts";
-import { dataDir, microBatchesFor, optimizerOf, resolveConfig } from "../train/config.ts";
+import {
+  dataDir,
+  microBatchesFor,
+  optimizerOf,
+  resolveConfig,
+  type TrainConfig,
+} from "../train/config.ts";
 import { GradientWorkers } from "../train/gradient_workers.ts";
 import { predict, stepParams } from "../train/step.ts";
 
@@ -27,7 +33,16 @@ function backendName(): string {
 
 /** The batch size a preset trains with (as `resolveConfig` gives it). */
 export function trainingBatchSize(spec: ModelSpec): number {
-  return resolveConfig(spec.kind, { preset: spec.preset }).batchSize;
+  return configOf(spec).batchSize;
+}
+
+/**
+ * The training config `spec` would get from `resolveConfig`: its preset's,
+ * or for a model of no preset (`cnnSpec(config, "my-net")`), the kind's defaults.
+ */
+function configOf(spec: ModelSpec, batchSize?: number): TrainConfig {
+  const preset = presetNames(spec.kind).includes(spec.preset) ? spec.preset : undefined;
+  return resolveConfig(spec.kind, { preset, batchSize });
 }
 
 /** Steps of a model on real images; see {@linkcode trainingSteps}. */
@@ -63,7 +78,7 @@ export async function trainingSteps(
   let state: AdamWState<ParamTree> = initAdamW(splitBuffers(params).trainable);
   // The preset's settings at the measured batch: its micro-batches where they
   // divide it (resolveConfig's rule), one per thread at least.
-  const config = resolveConfig(spec.kind, { preset: spec.preset, batchSize: options.batchSize });
+  const config = configOf(spec, options.batchSize);
   const threads = options.mode === "infer" ? 1 : options.threads ?? 1;
   const parts = microBatchesFor(config, threads);
   if (b % parts !== 0) {

@@ -29,3 +29,22 @@ Deno.test("deno doc --lint: every entry point's exports are documented", async (
   assert.deepEqual(problems, [], text.slice(0, 4000));
   assert.ok(entries.length >= 5, `entries: ${entries}`);
 });
+
+Deno.test("mod.ts names its exports (no export *), at most 60 symbols as deno doc lists them", async () => {
+  const root = new URL("../", import.meta.url);
+  const source = await Deno.readTextFile(new URL("mod.ts", root));
+  assert.doesNotMatch(source, /export \*/);
+  const { stdout, code } = await new Deno.Command(Deno.execPath(), {
+    args: ["doc", "--json", "mod.ts"],
+    cwd: decodeURIComponent(root.pathname),
+  }).output();
+  assert.equal(code, 0);
+  const doc = JSON.parse(new TextDecoder().decode(stdout));
+  const symbols = Object.values(doc.nodes as Record<string, { symbols: { name: string }[] }>)
+    .flatMap((n) => n.symbols.map((s) => s.name));
+  assert.ok(symbols.length >= 40, `only ${symbols.length} symbols`);
+  assert.ok(symbols.length <= 60, `${symbols.length} root symbols: ${symbols.join(", ")}`);
+  for (const name of ["loadPretrained", "trainStep", "initTrainState", "imageBatch", "evaluate"]) {
+    assert.ok(symbols.includes(name), name);
+  }
+});

@@ -64,6 +64,35 @@ export { describeAdapter, requestAdapter };
 
 let chosen: BackendInfo | null = null;
 
+/**
+ * Whether a hardware GPU may serve WebGPU here. On Linux a GPU shows as a
+ * render node (`/dev/dri/renderD*`) or an NVIDIA device (`/dev/nvidia0`);
+ * without either only a software rasteriser could answer, which `auto`
+ * does not use, while asking for it starts its threads for the life of the
+ * process (Mesa's llvmpipe: one suspect of the rare crash at exit). Other
+ * systems, and a process that may not read `/dev`, are asked.
+ */
+export function mayHaveGpu(
+  os: string = Deno.build.os,
+  devices: (dir: string) => string[] | null = listDevices,
+): boolean {
+  if (os !== "linux") return true;
+  const dri = devices("/dev/dri"), dev = devices("/dev");
+  if (dri === null && dev === null) return true; // cannot tell
+  return (dri ?? []).some((n) => n.startsWith("renderD")) ||
+    (dev ?? []).some((n) => /^nvidia\d+$/.test(n));
+}
+
+/** The names in `dir`; [] when it does not exist, null when it may not be read. */
+function listDevices(dir: string): string[] | null {
+  if (Deno.permissions.querySync({ name: "read", path: dir }).state !== "granted") return null;
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name);
+  } catch (e) {
+    return e instanceof Deno.errors.NotFound ? [] : null;
+  }
+}
+
 /** What {@linkcode selectBackend} chose in this thread, or null before it ran. */
 export function currentBackend(): BackendInfo | null {
   return chosen;
@@ -103,7 +132,10 @@ export async function selectBackend(
   tf.env().set("PROD", true);
   let resolved: BackendInfo["name"];
   let description = "", skipped = "";
-  const adapter = name === "auto" || name === "webgpu" ? await requestAdapter() : null;
+  // `auto` asks for an adapter only where a GPU may answer: a software
+  // adapter would not be used, and asking starts its threads for good.
+  const ask = name === "webgpu" || (name === "auto" && mayHaveGpu());
+  const adapter = ask ? await requestAdapter() : null;
   if (name === "webgpu" && !adapter) {
     throw new Error(
       "--backend webgpu: navigator.gpu offers no adapter here; use --backend auto or fast",

@@ -12,7 +12,7 @@ import { byteOffset, floatOffset, heapF32, type WasmBackend } from "./wasm_inter
  * MaxPoolGrad: each output's gradient goes to the first maximal input in its
  * window, scanning rows then columns (tfjs's cpu convention). Stock
  * tfjs-backend-wasm 4.22.0 returns different values for the same inputs
- * (see tests/layers_test.ts) and is a slow loop.
+ * (see tests/unit/layers_test.ts) and is a slow loop.
  */
 export function maxPoolGrad(original: KernelFunc): KernelFunc {
   return (args) => {

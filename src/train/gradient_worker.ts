@@ -2,11 +2,14 @@
  * A gradient worker's thread (see {@linkcode GradientWorkers}): it builds the
  * model from its shape, then answers each request with the summed loss,
  * correct count and gradients of its micro-batches at the parameters sent.
+ * Asked to close, it releases its tensors and native BLAS itself, says so,
+ * and ends.
  *
  * @module
  */
 /// <reference lib="deno.worker" />
 import * as tf from "@tensorflow/tfjs";
+import { closeBlas } from "../backend/blas.ts";
 import { selectBackend } from "../backend/select.ts";
 import { leaves, type ParamTree, splitBuffers, unflatten } from "../core/params.ts";
 import { Rng } from "../core/rng.ts";
@@ -15,7 +18,7 @@ import { cnnSpec, type ModelSpec, vitSpec } from "../models/presets.ts";
 import type { CNNConfig } from "../models/cnn.ts";
 import type { ViTConfig } from "../models/vit.ts";
 import { partGradients } from "./part_gradients.ts";
-import type { WorkerReply, WorkerRequest } from "./gradient_workers.ts";
+import { currentThreadId, type WorkerReply, type WorkerRequest } from "./gradient_workers.ts";
 
 let model: { spec: ModelSpec; trainable: ParamTree; buffers: ParamTree | null } | null = null;
 
@@ -90,8 +93,34 @@ function gradients(request: Extract<WorkerRequest, { type: "grads" }>): WorkerRe
   }
 }
 
+/**
+ * What the thread holds outside the JS heap, released by the thread itself
+ * before it ends: tensors, and its handle on the native BLAS library (FFI).
+ */
+function release() {
+  if (model) {
+    tf.dispose([...leaves(model.trainable), ...(model.buffers ? leaves(model.buffers) : [])]);
+    model = null;
+  }
+  tf.disposeVariables();
+  closeBlas();
+}
+
 self.onmessage = async (e: MessageEvent<WorkerRequest>) => {
   const request = e.data;
+  if (request.type === "close") {
+    // No request follows; whatever fails here, the thread still ends.
+    let message: string | undefined;
+    try {
+      release();
+    } catch (err) {
+      message = err instanceof Error ? err.message : String(err);
+    }
+    const thread = currentThreadId(); // to be waited for
+    reply({ type: "closed", ...(thread ? { thread } : {}), ...(message ? { message } : {}) });
+    self.close();
+    return;
+  }
   try {
     if (request.type === "init") {
       await selectBackend(request.backend, true);

@@ -6,6 +6,12 @@
  * single-threaded wasm (elementwise kernels, copies, the tape), so a second
  * thread fills the second core.
  *
+ * Closing is orderly: each worker releases its tensors and its handle on the
+ * native BLAS library itself and says so before its thread ends, and `close`
+ * waits for that, so the process does not exit (or go on to unload the
+ * library) while a worker is still tearing down; one that does not answer in
+ * time is terminated.
+ *
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
@@ -33,11 +39,18 @@ export type WorkerRequest =
     /** One dropout seed per micro-batch. */
     seeds: number[];
     labelSmoothing: number;
-  };
+  }
+  /** Release what the thread holds (tensors, native BLAS), answer `closed`, and end. */
+  | { type: "close" };
 
 /** What a worker answers. */
 export type WorkerReply =
   | { type: "ready" }
+  /**
+   * The answer to `close`: `thread` is the worker thread's kernel id, where
+   * it could be read; `message` says what failed to be released, if anything did.
+   */
+  | { type: "closed"; thread?: number; message?: string }
   | { type: "grads"; id: number; value: number; correct: number; grads: Float32Array[] }
   | { type: "error"; id: number; message: string };
 
@@ -70,15 +83,91 @@ function leavePool() {
   }
 }
 
+/** The two libc calls that tell when a thread has ended (glibc 2.30+). */
+const LIBC_SYMBOLS = {
+  gettid: { parameters: [], result: "i32", optional: true },
+  tgkill: { parameters: ["i32", "i32", "i32"], result: "i32", optional: true },
+} as const;
+
+/** libc on Linux with FFI permission (asked without a prompt); null elsewhere. */
+function openLibc(): Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | null {
+  if (typeof Deno === "undefined" || Deno.build.os !== "linux") return null;
+  try {
+    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
+    return Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The calling thread's kernel id (Linux, with FFI permission), so another
+ * thread can wait for it to end; undefined where it cannot be read.
+ */
+export function currentThreadId(): number | undefined {
+  const libc = openLibc();
+  try {
+    return libc?.symbols.gettid?.() ?? undefined;
+  } finally {
+    libc?.close();
+  }
+}
+
+/**
+ * Wait until thread `tid` of this process has ended — its last step, after
+ * the worker's runtime is gone and the thread's own destructors (native
+ * libraries' per-thread buffers) have run — or `timeoutMs` has passed. True
+ * once it has ended, false at the timeout, null where it cannot be told.
+ */
+async function threadEnded(tid: number, timeoutMs: number): Promise<boolean | null> {
+  const libc = openLibc();
+  const alive = libc?.symbols.tgkill;
+  if (!alive) {
+    libc?.close();
+    return null;
+  }
+  try {
+    const start = performance.now();
+    // Signal 0 sends nothing: -1 (ESRCH) once the thread is gone.
+    while (alive(Deno.pid, tid, 0) === 0) {
+      if (performance.now() - start >= timeoutMs) return false;
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    return true;
+  } finally {
+    libc.close();
+  }
+}
+
+/**
+ * How long `close` waits for a worker to say it has released what it holds
+ * before terminating it: a worker finishes the request under way first (a
+ * step's micro-batches; seconds at most), and only a hung one takes longer.
+ */
+export const CLOSE_TIMEOUT_MS = 10_000;
+
+/**
+ * How long `close` then waits for the worker's thread to end (it takes
+ * milliseconds: the runtime's teardown) before terminating it.
+ */
+const THREAD_END_TIMEOUT_MS = 2_000;
+
 /** A worker thread and the one request it may have in flight. */
 class GradientWorker {
   #worker: Worker;
   #pending: { resolve(r: WorkerReply): void; reject(e: Error): void } | null = null;
   #failed: Error | null = null;
+  /** Set by `close`: resolved by the worker's `closed` or its death. */
+  #closed: ((r: Extract<WorkerReply, { type: "closed" }> | Error) => void) | null = null;
 
   constructor() {
     this.#worker = new Worker(new URL("./gradient_worker.ts", import.meta.url), { type: "module" });
     this.#worker.onmessage = (e: MessageEvent<WorkerReply>) => {
+      if (this.#closed) {
+        // Closing: the answer to a request given up on is dropped.
+        if (e.data.type === "closed") this.#closed(e.data);
+        return;
+      }
       const p = this.#pending;
       this.#pending = null;
       if (e.data.type === "error") p?.reject(new Error(`gradient worker: ${e.data.message}`));
@@ -93,11 +182,13 @@ class GradientWorker {
       this.#failed = new Error(`gradient worker died: ${e.message}`);
       this.#pending?.reject(this.#failed);
       this.#pending = null;
+      this.#closed?.(this.#failed);
     };
   }
 
   request(message: WorkerRequest, transfer: Transferable[] = []): Promise<WorkerReply> {
     if (this.#failed) return Promise.reject(this.#failed);
+    if (this.#closed) return Promise.reject(new Error("gradient worker: closed"));
     if (this.#pending) return Promise.reject(new Error("gradient worker: a request is in flight"));
     return new Promise((resolve, reject) => {
       this.#pending = { resolve, reject };
@@ -105,10 +196,49 @@ class GradientWorker {
     });
   }
 
-  terminate() {
-    this.#worker.terminate();
+  /**
+   * Ask the worker to release what it holds and end, and wait until it says
+   * it has (its answer to a request under way comes first, and is dropped).
+   * A worker that died, or does not answer in `timeoutMs`, is terminated.
+   * Resolves with what went wrong, or null.
+   */
+  async close(timeoutMs: number): Promise<string | null> {
     this.#pending?.reject(new Error("gradient worker: closed"));
     this.#pending = null;
+    if (this.#closed) return null; // closed already
+    if (this.#failed) {
+      this.#closed = () => {};
+      this.#worker.terminate();
+      return null;
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const answer = await new Promise<Extract<WorkerReply, { type: "closed" }> | Error | null>(
+      (resolve) => {
+        this.#closed = resolve;
+        timer = setTimeout(() => resolve(null), timeoutMs);
+        this.#worker.postMessage({ type: "close" } satisfies WorkerRequest);
+      },
+    );
+    clearTimeout(timer);
+    if (answer === null) {
+      this.#worker.terminate();
+      return `no answer to close in ${timeoutMs / 1000} s; terminated`;
+    }
+    if (answer instanceof Error) {
+      this.#worker.terminate();
+      return answer.message;
+    }
+    // The worker ends itself; terminating it now could cut its teardown
+    // short. Its thread's end is the last of it: wait for that, where it
+    // can be seen, so the process cannot exit while the thread still runs.
+    if (answer.thread !== undefined) {
+      const ended = await threadEnded(answer.thread, THREAD_END_TIMEOUT_MS);
+      if (ended === false) {
+        this.#worker.terminate();
+        return `its thread still ran ${THREAD_END_TIMEOUT_MS / 1000} s after it closed; terminated`;
+      }
+    }
+    return answer.message ?? null;
   }
 }
 
@@ -166,7 +296,8 @@ export class GradientWorkers {
         ),
       );
     } catch (e) {
-      workers.forEach((w) => w.terminate());
+      // Those that started close as usual; the one that failed answers close too.
+      await Promise.all(workers.map((w) => w.close(CLOSE_TIMEOUT_MS)));
       throw e;
     }
     return new GradientWorkers(workers);
@@ -209,11 +340,23 @@ export class GradientWorkers {
     return { value: r.value, correct: r.correct, grads: r.grads };
   }
 
-  /** Stop the workers and give native BLAS its threads back. */
-  close(): void {
+  /**
+   * Stop the workers, in order: each releases its tensors and native BLAS
+   * and says so before its thread ends (one that does not within
+   * `timeoutMs`, or has died, is terminated). Then native BLAS gets its
+   * threads back. Resolves once every worker has answered or been
+   * terminated, so a process that awaits it does not exit while a worker is
+   * still releasing the library; what went wrong is printed, not thrown
+   * (closing happens while a run ends, perhaps with an error of its own).
+   */
+  async close(timeoutMs: number = CLOSE_TIMEOUT_MS): Promise<void> {
     if (!this.#open) return;
     this.#open = false;
-    this.#workers.forEach((w) => w.terminate());
-    leavePool();
+    try {
+      const problems = await Promise.all(this.#workers.map((w) => w.close(timeoutMs)));
+      for (const p of problems) if (p) console.error(`gradient worker: closing: ${p}`);
+    } finally {
+      leavePool();
+    }
   }
 }

@@ -180,26 +180,6 @@ Deno.test(
   },
 );
 
-Deno.test("train task: SIGTERM twice ends it at once with status 143", {
-  ignore: Deno.build.os === "windows",
-}, async () => {
-  const out = join(await Deno.makeTempDir(), "run");
-  const child = spawnTrain(out, [
-    "run",
-    ...TASK_PERMISSIONS,
-    join(ROOT, "tasks", "train.ts"),
-    "vit",
-    ...["--preset", "tiny", "--data", "sample", "--batch-size", "8", "--threads", "1"],
-    ...["--epochs", "50"],
-  ]);
-  await untilClaimed(out);
-  child.kill("SIGTERM");
-  child.kill("SIGTERM");
-  const done = await child.output();
-  assert.equal(done.code, 143, new TextDecoder().decode(done.stderr));
-  await Deno.remove(join(out, ".."), { recursive: true });
-});
-
 function spawnTrain(out: string, args: string[]) {
   return new Deno.Command(Deno.execPath(), {
     args: [...args, "--test-size", "20", "--out", out],

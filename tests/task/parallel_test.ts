@@ -73,7 +73,7 @@ Deno.test({
         const diff = maxAbsDiff(parallel, sequential);
         assert.ok(diff <= 1e-6, `${kind}: parameters differ by ${diff}`);
       } finally {
-        workers.close();
+        await workers.close();
       }
     }
   },
@@ -93,7 +93,7 @@ Deno.test({
         "dropout seeds per micro-batch differ from one stream",
       );
     } finally {
-      workers.close();
+      await workers.close();
     }
   },
 });
@@ -109,7 +109,7 @@ Deno.test({
       const wrong = modelSpec("cnn", "tiny");
       await assert.rejects(trainFor(wrong, 1, workers), /gradient worker: .*parameter arrays/);
     } finally {
-      workers.close();
+      await workers.close();
     }
     await assert.rejects(
       GradientWorkers.start(modelSpec("vit", "tiny"), 1, "webgpu"),

@@ -77,6 +77,12 @@ const SYMBOLS = {
 const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
 
 let cached: Blas | null | undefined;
+/** The library {@linkcode openBlas} opened in this thread, until {@linkcode closeBlas}. */
+let opened: Deno.DynamicLibrary<typeof SYMBOLS> | null = null;
+
+function closed(): never {
+  throw new Error("native BLAS: the library was closed in this thread (closeBlas)");
+}
 
 /**
  * Open the first BLAS library found (`BLAS_LIBRARY` overrides the search),
@@ -96,13 +102,20 @@ export function openBlas(): Blas | null {
   for (const library of names) {
     try {
       const lib = Deno.dlopen(library, SYMBOLS);
+      opened = lib;
       const f = lib.symbols.cblas_sgemm;
       const get = lib.symbols.openblas_get_num_threads, set = lib.symbols.openblas_set_num_threads;
+      // Each call checks the library is still open: a closed one's symbols point nowhere.
       cached = {
         library,
-        ...(get && set ? { getThreads: () => get(), setThreads: (n: number) => set(n) } : {}),
+        ...(get && set
+          ? {
+            getThreads: () => opened ? get() : closed(),
+            setThreads: (n: number) => opened ? set(n) : closed(),
+          }
+          : {}),
         sgemm: (transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) =>
-          f(
+          opened === null ? closed() : f(
             ROW_MAJOR,
             transA ? TRANS : NO_TRANS,
             transB ? TRANS : NO_TRANS,
@@ -125,4 +138,19 @@ export function openBlas(): Blas | null {
     }
   }
   return cached;
+}
+
+/**
+ * Close the library {@linkcode openBlas} opened in this thread, if any: a
+ * thread that is about to end (a gradient worker) releases it itself, so the
+ * handle is not dropped while the process exits. Calls through the closed
+ * library throw, and {@linkcode openBlas} returns null from then on. The
+ * library stays loaded while another thread holds it open.
+ */
+export function closeBlas(): void {
+  const lib = opened;
+  if (lib === null) return;
+  opened = null;
+  cached = null;
+  lib.close();
 }

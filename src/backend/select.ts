@@ -54,7 +54,7 @@ export type { AdapterLike };
 // entry (src/entries/backend.ts) exports only the choice above.
 
 /** The native BLAS (OpenBLAS, Accelerate) through FFI, or null; its thread count. */
-export { type Blas, openBlas, type Sgemm } from "./cpu/blas.ts";
+export { type Blas, closeBlas, openBlas, type Sgemm } from "./cpu/blas.ts";
 /** Run one unit of work (a training step) and throw what the WebGPU device reported in it. */
 export { guardWebGPU } from "./webgpu/webgpu_errors.ts";
 /** What the WebGPU backend did (dispatches, readbacks, uploads, compiles), and a step's share. */

@@ -9,7 +9,7 @@
  */
 /// <reference lib="deno.worker" />
 import * as tf from "@tensorflow/tfjs";
-import { closeBlas } from "../backend/blas.ts";
+import { closeBlas } from "../backend/select.ts";
 import { selectBackend } from "../backend/select.ts";
 import { leaves, type ParamTree, splitBuffers, unflatten } from "../core/params.ts";
 import { Rng } from "../core/rng.ts";

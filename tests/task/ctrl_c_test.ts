@@ -5,9 +5,9 @@
 // three SIGINTs. Only a second press, a moment later, may quit at once.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { REPEAT_GRACE_MS } from "../src/cli/interrupt.ts";
-import { readCheckpoint } from "../src/train/checkpoint.ts";
-import { ROOT } from "./_tasks.ts";
+import { REPEAT_GRACE_MS } from "../../src/cli/interrupt.ts";
+import { readCheckpoint } from "../../src/train/checkpoint.ts";
+import { ROOT } from "../_tasks.ts";
 
 const ignore = Deno.build.os === "windows"; // no process groups, no SIGINT to send
 

@@ -2,14 +2,14 @@
 // itself and answers before its thread ends, and close() waits for that, so
 // a process that awaits it never exits while a worker is still tearing down.
 import assert from "node:assert/strict";
-import { openBlas } from "../src/backend/blas.ts";
-import { currentBackend } from "../src/backend/select.ts";
-import { leaves, splitBuffers } from "../src/core/params.ts";
-import { Rng } from "../src/core/rng.ts";
-import { modelSpec } from "../src/models/presets.ts";
-import { isCpuBackend } from "../src/train/config.ts";
-import { GradientWorkers } from "../src/train/gradient_workers.ts";
-import { setup } from "./_setup.ts";
+import { openBlas } from "../../src/backend/cpu/blas.ts";
+import { currentBackend } from "../../src/backend/select.ts";
+import { leaves, splitBuffers } from "../../src/core/params.ts";
+import { Rng } from "../../src/core/rng.ts";
+import { modelSpec } from "../../src/models/presets.ts";
+import { isCpuBackend } from "../../src/train/config.ts";
+import { GradientWorkers } from "../../src/train/gradient_workers.ts";
+import { setup } from "../_setup.ts";
 
 await setup();
 const backend = currentBackend()!.name;

@@ -8,9 +8,9 @@
  *
  * Closing is orderly: each worker releases its tensors and its handle on the
  * native BLAS library itself and says so before its thread ends, and `close`
- * waits for that, so the process does not exit (or go on to unload the
- * library) while a worker is still tearing down; one that does not answer in
- * time is terminated.
+ * waits for that and then for the thread's end (where it can be seen: Linux,
+ * with FFI permission), so the process does not exit while a worker is still
+ * tearing down; one that does not answer in time is terminated.
  *
  * @module
  */
@@ -344,9 +344,10 @@ export class GradientWorkers {
    * Stop the workers, in order: each releases its tensors and native BLAS
    * and says so before its thread ends (one that does not within
    * `timeoutMs`, or has died, is terminated). Then native BLAS gets its
-   * threads back. Resolves once every worker has answered or been
-   * terminated, so a process that awaits it does not exit while a worker is
-   * still releasing the library; what went wrong is printed, not thrown
+   * threads back. Resolves once every worker has answered and its thread
+   * has ended (where that can be seen: Linux, with FFI permission), or it
+   * has been terminated, so a process that awaits it does not exit while a
+   * worker is still tearing down; what went wrong is printed, not thrown
    * (closing happens while a run ends, perhaps with an error of its own).
    */
   async close(timeoutMs: number = CLOSE_TIMEOUT_MS): Promise<void> {

@@ -71,7 +71,7 @@ async function profileWebGPUSteps(spec: ModelSpec, batchSize: number): Promise<W
       counts.push(countsBetween(before, webgpuCounts()));
     }
   } finally {
-    stepper.dispose();
+    await stepper.dispose();
   }
   const last = counts[2];
   return {

@@ -49,8 +49,8 @@ function configOf(spec: ModelSpec, batchSize?: number): TrainConfig {
 export interface Stepper {
   /** One training step (or forward pass); returns its wall-clock milliseconds. */
   step(): Promise<number>;
-  /** Dispose the parameters and optimizer state. */
-  dispose(): void;
+  /** Dispose the parameters and optimizer state, and close the gradient workers (awaited). */
+  dispose(): Promise<void>;
 }
 
 /**
@@ -113,9 +113,9 @@ export async function trainingSteps(
       tf.dispose([images, labels]);
       return performance.now() - start;
     },
-    dispose() {
+    async dispose() {
       [params, state.m, state.v].forEach(disposeTree);
-      workers?.close();
+      await workers?.close();
     },
   };
 }
@@ -175,7 +175,7 @@ export async function measure(
       spent += times.at(-1)!;
     }
   } finally {
-    stepper.dispose();
+    await stepper.dispose();
   }
   const seconds = times.reduce((s, t) => s + t, 0) / 1000;
   const imagesPerSecond = (times.length * b) / seconds;

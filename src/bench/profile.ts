@@ -55,7 +55,7 @@ export async function profileSteps(
       stats = timer.stop();
     }
   } finally {
-    stepper.dispose();
+    await stepper.dispose();
   }
   const n = options.steps;
   stepMs /= n;

@@ -6,7 +6,8 @@ import { disposeTree, flatten } from "../../src/core/params.ts";
 import { Rng } from "../../src/core/rng.ts";
 import { decodeSafetensors, encodeSafetensors } from "../../src/core/safetensors.ts";
 import { RECORD_BYTES } from "../../src/data/cifar.ts";
-import { CNN_PRESETS, cnnSpec } from "../../src/models/presets.ts";
+import { CNN_PRESETS, cnnSpec, modelSpec } from "../../src/models/presets.ts";
+import { saveModel } from "../../src/train/checkpoint.ts";
 import { setup } from "../_setup.ts";
 import { task, tinyCheckpoint } from "../_tasks.ts";
 
@@ -79,4 +80,22 @@ Deno.test("eval warns about a checkpoint of NaN weights, naming the file and ten
   );
   assert.equal(JSON.parse(r.stdout).nonFiniteImages, 10);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("saveModel() writes a file that deno task eval reads (model and preset in its metadata)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const spec = modelSpec("vit", "tiny");
+    const params = spec.init(new Rng(3));
+    const path = join(dir, "mine.safetensors");
+    await saveModel(path, spec, params);
+    disposeTree(params);
+    const r = await task("eval.ts", ["--checkpoint", path, "--data", "sample", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    const result = JSON.parse(r.stdout);
+    assert.equal(`${result.model}:${result.preset}`, "vit:tiny");
+    assert.equal(result.testImages, 200);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -171,7 +171,7 @@ export async function main(args: string[]): Promise<void> {
     );
   }
 
-  if (v.out === "") {
+  if (v.out !== undefined && v.out.trim() === "") {
     throw new UsageError("--out needs a folder name (omit it for runs/<model>-<timestamp>)");
   }
   const config = refusedAsUsage(() =>

@@ -66,7 +66,8 @@ let chosen: BackendInfo | null = null;
 
 /**
  * Whether a hardware GPU may serve WebGPU here. On Linux a GPU shows as a
- * render node (`/dev/dri/renderD*`) or an NVIDIA device (`/dev/nvidia0`);
+ * render node (`/dev/dri/renderD*`), an NVIDIA device (`/dev/nvidia0`) or
+ * WSL2's GPU (`/dev/dxg`);
  * without either only a software rasteriser could answer, which `auto`
  * does not use, while asking for it starts its threads for the life of the
  * process (Mesa's llvmpipe: one suspect of the rare crash at exit). Other
@@ -80,7 +81,7 @@ export function mayHaveGpu(
   const dri = devices("/dev/dri"), dev = devices("/dev");
   if (dri === null && dev === null) return true; // cannot tell
   return (dri ?? []).some((n) => n.startsWith("renderD")) ||
-    (dev ?? []).some((n) => /^nvidia\d+$/.test(n));
+    (dev ?? []).some((n) => /^nvidia\d+$/.test(n) || n === "dxg"); // dxg: WSL2's GPU
 }
 
 /** The names in `dir`; [] when it does not exist, null when it may not be read. */

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { disposeTree, type ParamTree } from "../core/params.ts";
+import { disposeTree, type ParamTree, splitBuffers } from "../core/params.ts";
+import type { ImageSet } from "../data/cifar.ts";
 import { Rng } from "../core/rng.ts";
 import { type ModelKind, type ModelSpec, modelSpec } from "../models/presets.ts";
 import {
@@ -17,6 +18,8 @@ import {
 } from "../core/safetensors.ts";
 import type { AdamWState } from "./adamw.ts";
 import { resolveConfig, type TrainConfig } from "./config.ts";
+import { calibrateCopy } from "./evaluate.ts";
+import { fromTrainingStep } from "./step.ts";
 import type { EpochMetrics } from "./records.ts";
 
 /**
@@ -213,25 +216,49 @@ export function checkpointModel(ckpt: LoadedCheckpoint): { spec: ModelSpec; para
   return { spec, params };
 }
 
+/** Options of {@linkcode saveModel}. */
+export interface SaveModelOptions {
+  /** How the model was trained, recorded in the file (default: its preset's config). */
+  config?: TrainConfig;
+  /**
+   * Training images to recalibrate a batch-norm model's statistics on, when
+   * `params` came out of training steps (as `evaluate` takes them); such
+   * parameters are refused without it, since the file would hold statistics
+   * that do not belong to its weights.
+   */
+  calibrateOn?: ImageSet;
+}
+
 /**
  * Save `params` of the preset model `spec` as a weights-only checkpoint that
  * `deno task eval`, `checkpointModel` and `loadPretrained`'s parser read:
- * the model and preset in its metadata, no optimizer state. `config`, if
- * given, records how it was trained.
+ * the model and preset in its metadata, no optimizer state.
  */
 export async function saveModel(
   path: string,
   spec: ModelSpec,
   params: ParamTree,
-  config?: TrainConfig,
+  options: SaveModelOptions = {},
 ): Promise<void> {
+  const stale = spec.calibrate !== undefined && fromTrainingStep(params);
+  if (stale && !options.calibrateOn) {
+    throw new Error(
+      "saveModel: these parameters come from training steps, which leave the model's " +
+        "batch-norm statistics stale; pass { calibrateOn: trainingImages } so they are measured first",
+    );
+  }
+  const saved = stale ? calibrateCopy(spec, params, options.calibrateOn!) : params;
   const run: RunState = {
-    config: config ?? resolveConfig(spec.kind, { preset: spec.preset }),
+    config: options.config ?? resolveConfig(spec.kind, { preset: spec.preset }),
     epoch: 0,
     step: 0,
     rng: new Rng(0).state,
     bestTestAccuracy: 0,
     trainSeconds: 0,
   };
-  await saveCheckpoint(path, params, null, run);
+  try {
+    await saveCheckpoint(path, saved, null, run);
+  } finally {
+    if (saved !== params) disposeTree(splitBuffers(saved).buffers ?? {});
+  }
 }

@@ -197,7 +197,8 @@ function given<T extends object>(settings: T): Partial<T> {
  * micro-batches apply only where they split the batch into equal parts;
  * asked-for micro-batches must. Every caller that starts a run (the train
  * and compare tasks, bench, profile, the page's in-page training, scripts)
- * builds its config here.
+ * builds its config here. `threads` absent means one training thread; the
+ * train task asks for `"auto"`.
  *
  * @example Train the tiny CNN-SA for two epochs on the shipped sample
  * ```ts
@@ -216,6 +217,11 @@ export function resolveConfig(model: ModelKind, settings: TrainSettings = {}): T
   const base = { ...defaultConfig(model), ...presetDefaults(model, preset) };
   const asked = given(settings);
   const config: TrainConfig = { ...base, ...asked, model, preset };
+  if (!Number.isInteger(config.seed) || config.seed < 0 || config.seed > 0xffffffff) {
+    throw new RunConfigError(
+      `seed ${config.seed} must be a whole number from 0 to 2^32-1 (the generator keeps 32 bits)`,
+    );
+  }
   if (!Number.isInteger(config.batchSize) || config.batchSize < 1) {
     throw new RunConfigError(`batch size ${config.batchSize} must be a whole number of at least 1`);
   }

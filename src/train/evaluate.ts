@@ -294,8 +294,8 @@ export function calibrate<P extends ParamTree>(
   return next;
 }
 
-/** {@linkcode calibrate}, leaving `params`'s own buffers alone. */
-function calibrateCopy<P extends ParamTree>(
+/** {@linkcode calibrate}, leaving `params`'s own buffers alone (the caller disposes the copy's). */
+export function calibrateCopy<P extends ParamTree>(
   spec: Pick<ModelSpec, "calibrate">,
   params: P,
   set: ImageSet,

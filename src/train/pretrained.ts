@@ -2,7 +2,9 @@
  * The shipped one-hour weights, by name: fetched from the package's own
  * `weights/` folder (relative to this module, so from a checkout, from the
  * published package and from any host that serves the package's files), and
- * checked against their SHA-256 before a tensor is made.
+ * checked against their SHA-256 before a tensor is made. A browser bundle
+ * moves the module away from that folder, and Node's `fetch` reads no
+ * `file:` URLs: there, pass `baseUrl`.
  *
  * @module
  */
@@ -64,9 +66,20 @@ export async function loadPretrained(
   }
   const base = options.baseUrl ?? new URL("../../weights/", import.meta.url);
   const url = new URL(`${name}.safetensors`, base);
-  const response = await fetch(url);
+  // Where the package's own folder cannot be fetched (a bundle moved away
+  // from it, Node's fetch on file: URLs), say what to do instead.
+  const advice = "pass { baseUrl } naming the folder that serves the .safetensors files, or " +
+    "read the file yourself and use parseCheckpoint and checkpointModel";
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`${url}: ${(e as Error).message}; cannot load "${name}": ${advice}`);
+  }
   if (!response.ok) {
-    throw new Error(`${url}: ${response.status} ${response.statusText}; cannot load "${name}"`);
+    throw new Error(
+      `${url}: ${response.status} ${response.statusText}; cannot load "${name}": ${advice}`,
+    );
   }
   const bytes = new Uint8Array(await response.arrayBuffer());
   const digest = await crypto.subtle.digest("SHA-256", bytes);

@@ -100,9 +100,20 @@ export async function claimFolder(path: string, options: ClaimOptions = {}): Pro
     await Deno.link(temp, join(out, file.name));
   } catch (e) {
     if (e instanceof Deno.errors.AlreadyExists) throw file.taken(out);
-    throw e;
+    // The claim that won cleans the folder it locked: our temporary is gone.
+    if (e instanceof Deno.errors.NotFound) throw file.taken(out);
+    // A file system without hard links (FAT, some network mounts): create
+    // the file exclusively instead (its content appears in one write).
+    try {
+      await Deno.writeTextFile(join(out, file.name), file.content(out), { createNew: true });
+    } catch (e2) {
+      if (e2 instanceof Deno.errors.AlreadyExists) throw file.taken(out);
+      throw e2;
+    }
   } finally {
-    await Deno.remove(temp);
+    await Deno.remove(temp).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
   }
   return out;
 }

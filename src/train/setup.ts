@@ -238,18 +238,22 @@ export async function prepareResumedRun(
   }
   const c = await compute(config, options, held);
   const template = c.spec.init(new Rng(c.config.seed).fork());
-  let params: ParamTree, state: AdamWState<ParamTree>;
+  let params: ParamTree | undefined, state: AdamWState<ParamTree> | undefined;
   try {
     params = ckpt.params(template);
     state = ckpt.optimizer(splitBuffers(template).trainable)!; // optStep checked above
+    // Every check has passed: now the folder is brought in line with the checkpoint.
+    await removeStaleFiles(dir, ATOMIC_TEMP, { folderLocked: true });
+    await writeFileAtomic(join(dir, "config.json"), render(c.config));
+    const run: RunState = { ...saved, config: c.config }; // later checkpoints carry the changes
+    const fixed = await reconcileMetrics(join(dir, "metrics.jsonl"), run.epoch, run.metrics);
+    if (fixed && !options.quiet) console.error(`resume: ${join(dir, "metrics.jsonl")}: ${fixed}`);
+    return { ...c, params, state, run, rng: Rng.fromState(run.rng), out: dir };
+  } catch (e) {
+    // Nothing will train with them: give the loaded tensors back.
+    [params, state?.m, state?.v].forEach((t) => t && disposeTree(t));
+    throw e;
   } finally {
     disposeTree(template);
   }
-  // Every check has passed: now the folder is brought in line with the checkpoint.
-  await removeStaleFiles(dir, ATOMIC_TEMP, { folderLocked: true });
-  await writeFileAtomic(join(dir, "config.json"), render(c.config));
-  const run: RunState = { ...saved, config: c.config }; // later checkpoints carry the changes
-  const fixed = await reconcileMetrics(join(dir, "metrics.jsonl"), run.epoch, run.metrics);
-  if (fixed && !options.quiet) console.error(`resume: ${join(dir, "metrics.jsonl")}: ${fixed}`);
-  return { ...c, params, state, run, rng: Rng.fromState(run.rng), out: dir };
 }

@@ -239,6 +239,7 @@ Deno.test('--resume given a file, or nothing, and --out "" are usage errors that
       [["cnn", "--resume", file], /--resume .*x\.safetensors is a file, not a run folder/],
       [["cnn", "--resume", ""], /--resume needs the run's folder/],
       [["vit", ...TINY, "--out", ""], /--out needs a folder name/],
+      [["vit", ...TINY, "--out", "  "], /--out needs a folder name/],
     ] as const
   ) {
     const r = await task("train.ts", [...args], { cwd });

@@ -3,10 +3,17 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { disposeTree } from "../../src/core/params.ts";
+import { disposeTree, flatten } from "../../src/core/params.ts";
+import { imageBatch, initTrainState, modelSpec, Rng, trainStep } from "../../mod.ts";
 import { encodeSafetensors } from "../../src/core/safetensors.ts";
 import { initAdamW } from "../../src/train/adamw.ts";
-import { readCheckpoint, type RunState, saveCheckpoint } from "../../src/train/checkpoint.ts";
+import {
+  checkpointModel,
+  readCheckpoint,
+  type RunState,
+  saveCheckpoint,
+  saveModel,
+} from "../../src/train/checkpoint.ts";
 import { defaultConfig } from "../../src/train/config.ts";
 import { setup } from "../_setup.ts";
 
@@ -72,4 +79,36 @@ Deno.test("readCheckpoint() names the file for a null header or damaged run meta
   await Deno.writeFile(path, encodeSafetensors([], { model: "cnn", preset: "tiny", run: good }));
   assert.equal((await readCheckpoint(path)).header.run.optStep, null);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("saveModel() refuses batch-norm statistics left stale by training steps, or measures them", async () => {
+  const model = modelSpec("cnn", "hour");
+  const set = { images: new Uint8Array(8 * 3072).fill(90), labels: new Uint8Array(8), size: 8 };
+  let state = initTrainState(model, new Rng(0));
+  {
+    using batch = imageBatch(set, [0, 1, 2, 3, 4, 5, 6, 7], new Rng(1));
+    state = (await trainStep(model, state, batch, { lr: 1e-3 })).state;
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = join(dir, "m.safetensors");
+    await assert.rejects(
+      saveModel(path, model, state.params),
+      /batch-norm statistics stale; pass \{ calibrateOn: trainingImages \}/,
+    );
+    const before = tf.memory().numTensors;
+    await saveModel(path, model, state.params, { calibrateOn: set });
+    assert.equal(tf.memory().numTensors, before, "the calibrated copy is disposed");
+    const { spec, params } = checkpointModel(await readCheckpoint(path));
+    assert.equal(`${spec.kind}:${spec.preset}`, "cnn:hour");
+    // The saved statistics are those of the weights, not the initial ones.
+    const fresh = model.init(new Rng(0));
+    const saved = flatten(params).find(([n]) => n.startsWith("stats."))!;
+    const initial = flatten(fresh).find(([n]) => n === saved[0])!;
+    assert.notDeepEqual(await saved[1].data(), await initial[1].data());
+    [params, fresh].forEach(disposeTree);
+  } finally {
+    disposeTree(state.params);
+    await Deno.remove(dir, { recursive: true });
+  }
 });

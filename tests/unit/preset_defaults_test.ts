@@ -80,6 +80,10 @@ Deno.test("resolveConfig(): what is asked for beats the preset, which beats the 
     /--micro-batches 3 does not divide --batch-size 10/,
   );
   assert.throws(() => resolveConfig("cnn", { preset: "huge" }), /cnn has no preset "huge"/);
+  // Refused here, before a run claims its folder: the generator keeps 32 bits.
+  for (const seed of [-1, 0.5, 2 ** 32]) {
+    assert.throws(() => resolveConfig("vit", { seed }), /must be a whole number from 0 to 2\^32-1/);
+  }
 });
 
 Deno.test("resumedConfig(): only epochs, minutes, data and backend change; the folder is where the run is", () => {

@@ -12,6 +12,7 @@ Deno.test("mayHaveGpu(): a render node or an NVIDIA device on Linux, always else
   assert.equal(mayHaveGpu("linux", fs(["card0"], ["null"])), false, "a display without render");
   assert.equal(mayHaveGpu("linux", fs([], ["nvidia0", "nvidiactl"])), true);
   assert.equal(mayHaveGpu("linux", fs([], ["nvidiactl"])), false);
+  assert.equal(mayHaveGpu("linux", fs(null, ["dxg", "null"])), true, "WSL2");
   assert.equal(mayHaveGpu("linux", fs(null, null)), true, "unreadable: ask");
   assert.equal(mayHaveGpu("darwin", fs([], [])), true);
   assert.equal(mayHaveGpu("windows", fs(null, null)), true);

@@ -41,6 +41,7 @@ export type {
   LoadedCheckpoint,
   PartialEpoch,
   RunState,
+  SaveModelOptions,
 } from "../train/checkpoint.ts";
 export type { PretrainedModel, PretrainedOptions } from "../train/pretrained.ts";
 export type { ConvParams } from "../layers/conv.ts";

@@ -7,7 +7,7 @@
  */
 import { imageBatch, type ImageSet, type TestTimeAugmentation } from "@vision-attention/sa";
 import { IMAGE_BYTES } from "../../src/data/cifar.ts";
-import { withTestTimeAugmentation } from "../../src/train/evaluate.ts";
+import { argmax, withTestTimeAugmentation } from "../../src/train/evaluate.ts";
 import { predict } from "../../src/train/step.ts";
 import type { PageModel } from "./assets.ts";
 
@@ -35,14 +35,8 @@ export async function classifySet(
   return out;
 }
 
-/** The arg-max of row `i`, the first on ties (as `evaluate` counts). */
-export function argmax(logits: Float32Array, i: number): number {
-  let best = 0;
-  for (let c = 1; c < CLASSES; c++) {
-    if (logits[i * CLASSES + c] > logits[i * CLASSES + best]) best = c;
-  }
-  return best;
-}
+/** The arg-max of a row, the first on ties: `evaluate`'s own, so the page counts as it does. */
+export { argmax };
 
 /** Softmax of row `i`. */
 export function probabilities(logits: Float32Array, i: number): number[] {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { disposeTree, type ParamTree, splitBuffers } from "../core/params.ts";
+import { disposeTree, type ParamTree } from "../core/params.ts";
 import type { ImageSet } from "../data/cifar.ts";
 import { Rng } from "../core/rng.ts";
 import { type ModelKind, type ModelSpec, modelSpec } from "../models/presets.ts";
@@ -18,8 +18,7 @@ import {
 } from "../core/safetensors.ts";
 import type { AdamWState } from "./adamw.ts";
 import { resolveConfig, type TrainConfig } from "./config.ts";
-import { calibrateCopy } from "./evaluate.ts";
-import { fromTrainingStep } from "./step.ts";
+import { withCurrentStatistics } from "./evaluate.ts";
 import type { EpochMetrics } from "./records.ts";
 
 /**
@@ -240,14 +239,6 @@ export async function saveModel(
   params: ParamTree,
   options: SaveModelOptions = {},
 ): Promise<void> {
-  const stale = spec.calibrate !== undefined && fromTrainingStep(params);
-  if (stale && !options.calibrateOn) {
-    throw new Error(
-      "saveModel: these parameters come from training steps, which leave the model's " +
-        "batch-norm statistics stale; pass { calibrateOn: trainingImages } so they are measured first",
-    );
-  }
-  const saved = stale ? calibrateCopy(spec, params, options.calibrateOn!) : params;
   const run: RunState = {
     config: options.config ?? resolveConfig(spec.kind, { preset: spec.preset }),
     epoch: 0,
@@ -256,9 +247,11 @@ export async function saveModel(
     bestTestAccuracy: 0,
     trainSeconds: 0,
   };
-  try {
-    await saveCheckpoint(path, saved, null, run);
-  } finally {
-    if (saved !== params) disposeTree(splitBuffers(saved).buffers ?? {});
-  }
+  await withCurrentStatistics(
+    "saveModel",
+    spec,
+    params,
+    options.calibrateOn,
+    (current) => saveCheckpoint(path, current, null, run),
+  );
 }

@@ -200,18 +200,39 @@ export async function evaluate(
   set: ImageSet,
   options: EvalOptions = {},
 ): Promise<EvalResult> {
-  if (!model.calibrate || !fromTrainingStep(params)) {
-    return await evaluateAsIs(model.apply, params, set, options);
-  }
-  if (!options.calibrateOn) {
+  return await withCurrentStatistics(
+    "evaluate",
+    model,
+    params,
+    options.calibrateOn,
+    (current) => evaluateAsIs(model.apply, current, set, options),
+  );
+}
+
+/**
+ * Run `use` on `params` with batch-norm statistics that belong to its
+ * weights: as they are, unless they came out of training steps (which leave
+ * the statistics stale); then on a copy recalibrated on `calibrateOn`
+ * (disposed afterwards), and refused without it. `caller` names the
+ * function in the refusal.
+ */
+export async function withCurrentStatistics<T>(
+  caller: string,
+  model: Pick<ModelSpec, "calibrate">,
+  params: ParamTree,
+  calibrateOn: ImageSet | undefined,
+  use: (params: ParamTree) => Promise<T>,
+): Promise<T> {
+  if (!model.calibrate || !fromTrainingStep(params)) return await use(params);
+  if (!calibrateOn) {
     throw new Error(
-      "evaluate: these parameters come from training steps, which leave the model's batch-norm " +
+      `${caller}: these parameters come from training steps, which leave the model's batch-norm ` +
         "statistics stale; pass { calibrateOn: trainingImages } so they are measured first",
     );
   }
-  const calibrated = calibrateCopy(model, params, options.calibrateOn);
+  const calibrated = calibrateCopy(model, params, calibrateOn);
   try {
-    return await evaluateAsIs(model.apply, calibrated, set, options);
+    return await use(calibrated);
   } finally {
     const { buffers } = splitBuffers(calibrated);
     if (buffers) disposeTree(buffers);
@@ -243,11 +264,7 @@ async function evaluateAsIs(
     }
     for (let i = 0; i < n; i++) {
       if (!isAllFinite(logits.subarray(i * classes, (i + 1) * classes))) nonFiniteImages++;
-      let best = 0;
-      for (let c = 1; c < classes; c++) {
-        if (logits[i * classes + c] > logits[i * classes + best]) best = c;
-      }
-      confusion[labels[i]][best]++;
+      confusion[labels[i]][argmax(logits, i, classes)]++;
     }
     if (options.shouldStop) {
       await nextMacrotask();
@@ -295,7 +312,7 @@ export function calibrate<P extends ParamTree>(
 }
 
 /** {@linkcode calibrate}, leaving `params`'s own buffers alone (the caller disposes the copy's). */
-export function calibrateCopy<P extends ParamTree>(
+function calibrateCopy<P extends ParamTree>(
   spec: Pick<ModelSpec, "calibrate">,
   params: P,
   set: ImageSet,
@@ -340,11 +357,14 @@ export async function classify(
   images: Images,
 ): Promise<number[]> {
   const { logits, classes } = await predict(model.apply, params, images);
-  return Array.from({ length: logits.length / classes }, (_, i) => {
-    let best = 0;
-    for (let c = 1; c < classes; c++) {
-      if (logits[i * classes + c] > logits[i * classes + best]) best = c;
-    }
-    return best;
-  });
+  return Array.from({ length: logits.length / classes }, (_, i) => argmax(logits, i, classes));
+}
+
+/** The arg-max of row `row` of `logits` (`classes` a row), the first on ties. */
+export function argmax(logits: Float32Array, row: number, classes = 10): number {
+  let best = 0;
+  for (let c = 1; c < classes; c++) {
+    if (logits[row * classes + c] > logits[row * classes + best]) best = c;
+  }
+  return best;
 }

@@ -132,7 +132,6 @@ export function imageBatch(
   const augment = options.augment ?? true;
   const config = typeof augment === "object" ? augment : DEFAULT_AUGMENT;
   fillBatch(set, indices, pixels, labels, augment === false ? null : rng, config);
-  // Shape comment: [batch, height, width, channels] = [n, 32, 32, 3].
   const images = brand(tf.tensor4d(pixels, [n, 32, 32, 3]), [
     "batch",
     "height",

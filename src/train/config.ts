@@ -8,6 +8,7 @@
  * @module
  */
 import type { BackendName } from "../backend/select.ts";
+import { Rng } from "../core/rng.ts";
 import { type ModelKind, presetNames } from "../models/presets.ts";
 import { ADAMW_DEFAULTS, type AdamWConfig } from "./adamw.ts";
 import { RunConfigError } from "./errors.ts";
@@ -217,10 +218,10 @@ export function resolveConfig(model: ModelKind, settings: TrainSettings = {}): T
   const base = { ...defaultConfig(model), ...presetDefaults(model, preset) };
   const asked = given(settings);
   const config: TrainConfig = { ...base, ...asked, model, preset };
-  if (!Number.isInteger(config.seed) || config.seed < 0 || config.seed > 0xffffffff) {
-    throw new RunConfigError(
-      `seed ${config.seed} must be a whole number from 0 to 2^32-1 (the generator keeps 32 bits)`,
-    );
+  try {
+    new Rng(config.seed); // refused here, before a run claims its folder
+  } catch (e) {
+    throw new RunConfigError(`seed: ${(e as Error).message.replace(/^Rng: /, "")}`);
   }
   if (!Number.isInteger(config.batchSize) || config.batchSize < 1) {
     throw new RunConfigError(`batch size ${config.batchSize} must be a whole number of at least 1`);

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
 import type { ParamTree } from "../core/params.ts";
 import { Rng } from "../core/rng.ts";
 import { nextMacrotask } from "../core/event_loop.ts";
@@ -93,7 +92,7 @@ export async function trainEpoch<P extends ParamTree>(
       break;
     }
     const batchOrder = order.subarray(s * config.batchSize, (s + 1) * config.batchSize);
-    const batch = imageBatch(ctx.data, batchOrder, config.augment ? ctx.rng : null);
+    using batch = imageBatch(ctx.data, batchOrder, config.augment ? ctx.rng : null);
     // Under a time budget the schedule follows elapsed time, so the cosine
     // reaches its floor when the budget ends rather than at --epochs.
     const timeStep = Number.isFinite(ctx.budgetSeconds)
@@ -111,7 +110,6 @@ export async function trainEpoch<P extends ParamTree>(
     const r = await stepParams(ctx.spec.apply, params, state, batch, stepConfig, ctx.rng)
       .catch((e) => Promise.reject(explainAbort(e, config.batchSize)));
     lastStepSeconds = (performance.now() - stepStart) / 1000;
-    tf.dispose([batch.images, batch.labels]);
     params = r.params;
     state = r.state;
     if (!Number.isFinite(r.loss) || !Number.isFinite(r.gradNorm)) {

@@ -145,6 +145,7 @@ async function runEpochs(p: PreparedRun, options: TrainOptions): Promise<TrainSu
   let lastStepSeconds = run.lastStepSeconds ?? 0;
   const signal = options.signal;
   const stopRequested = () => signal?.aborted === true || run.step === options.stopAfterStep;
+  const schedule = scheduleOf(config, p.stepsPerEpoch), optimizer = optimizerOf(config);
 
   while (
     run.epoch < config.epochs && stoppedBy === "epochs" && run.epoch !== options.stopAfterEpoch
@@ -154,8 +155,8 @@ async function runEpochs(p: PreparedRun, options: TrainOptions): Promise<TrainSu
       spec,
       config,
       data: data.train,
-      schedule: scheduleOf(config, p.stepsPerEpoch),
-      optimizer: optimizerOf(config),
+      schedule,
+      optimizer,
       rng: p.rng,
       run,
       progress,

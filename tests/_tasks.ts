@@ -181,3 +181,14 @@ export async function tinyCheckpoint(
   [params, opt.m, opt.v].forEach(disposeTree);
   return path;
 }
+
+/** Whether `path` exists, synchronously (for polls in timers); `exists` in src/core is the async one. */
+export function existsSync(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+}

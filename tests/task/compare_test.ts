@@ -15,7 +15,8 @@ import {
 import { RunInterruptedError, train } from "../../src/train/loop.ts";
 import { lineChart, ticks } from "../../src/report/svg.ts";
 import { holdInAnotherProcess } from "../_lock_holder.ts";
-import { task } from "../_tasks.ts";
+import { exists } from "../../src/core/exists.ts";
+import { existsSync, task } from "../_tasks.ts";
 import { setup } from "../_setup.ts";
 
 await setup();
@@ -278,15 +279,6 @@ Deno.test("readRun() names the malformed file", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 Deno.test("lineChart(): a legend whose names do not fit one row takes a row each, above the plot", () => {
   const series = [
     "CNN-SA (hour), 952,053 params",
@@ -402,12 +394,3 @@ Deno.test("compare(): a stop that comes while the report is being made stops it,
   assert.ok(existsSync(join(out, "report.md")));
   await Deno.remove(out, { recursive: true });
 });
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}

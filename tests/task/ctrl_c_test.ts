@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPEAT_GRACE_MS } from "../../src/cli/interrupt.ts";
 import { readCheckpoint } from "../../src/train/checkpoint.ts";
+import { exists } from "../../src/core/exists.ts";
 import { ROOT } from "../_tasks.ts";
 
 const ignore = Deno.build.os === "windows"; // no process groups, no SIGINT to send
@@ -63,10 +64,6 @@ async function untilExists(path: string, job: Job) {
 }
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}
 
 /** `deno task` with the project's configuration. */
 const TASK = ["task", "--quiet", "--config", join(ROOT, "deno.json")];

@@ -14,7 +14,8 @@ import { loadCifar10 } from "../../src/data/cifar.ts";
 import { calibrate } from "../../src/train/evaluate.ts";
 import { resume, RunInterruptedError, train } from "../../src/train/loop.ts";
 import { setup, tinyRunConfig } from "../_setup.ts";
-import { ROOT, TASK_PERMISSIONS } from "../_tasks.ts";
+import { exists } from "../../src/core/exists.ts";
+import { existsSync, ROOT, TASK_PERMISSIONS } from "../_tasks.ts";
 
 await setup();
 
@@ -195,19 +196,6 @@ async function untilClaimed(out: string) {
 }
 
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function existsSync(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  return await Deno.stat(path).then(() => true, () => false);
-}
 
 Deno.test("train(): a stop during an epoch's evaluation keeps its steps; the resume evaluates them", async () => {
   const straight = await Deno.makeTempDir(), stopped = await Deno.makeTempDir();

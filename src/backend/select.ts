@@ -17,6 +17,7 @@
 import * as tf from "@tensorflow/tfjs";
 // No tfjs "running in Node.js" banner for a program that only picks a backend.
 import "../core/quiet_tfjs.ts";
+import { pathExists } from "../core/libc.ts";
 import { openBlas } from "./cpu/blas.ts";
 import { installFastKernels } from "./cpu/fast_kernels.ts";
 import { jsSgemm } from "./cpu/js_sgemm.ts";
@@ -84,14 +85,30 @@ export function mayHaveGpu(
     (dev ?? []).some((n) => /^nvidia\d+$/.test(n) || n === "dxg"); // dxg: WSL2's GPU
 }
 
-/** The names in `dir`; [] when it does not exist, null when it may not be read. */
+/** The device names `mayHaveGpu` looks for in each folder. */
+const GPU_DEVICES: Record<string, string[]> = {
+  "/dev/dri": Array.from({ length: 64 }, (_, i) => `renderD${128 + i}`),
+  "/dev": [...Array.from({ length: 16 }, (_, i) => `nvidia${i}`), "dxg"],
+};
+
+/**
+ * The GPU device names present in `dir`, null when that cannot be told.
+ * Deno reads `/dev` only with `--allow-all`, so the tasks (`--allow-read`,
+ * `--allow-ffi`) ask libc's access(2) about each candidate name instead.
+ */
 function listDevices(dir: string): string[] | null {
-  if (Deno.permissions.querySync({ name: "read", path: dir }).state !== "granted") return null;
   try {
     return [...Deno.readDirSync(dir)].map((e) => e.name);
   } catch (e) {
-    return e instanceof Deno.errors.NotFound ? [] : null;
+    if (e instanceof Deno.errors.NotFound) return [];
   }
+  const found: string[] = [];
+  for (const name of GPU_DEVICES[dir] ?? []) {
+    const present = pathExists(`${dir}/${name}`);
+    if (present === null) return null;
+    if (present) found.push(name);
+  }
+  return found;
 }
 
 /** What {@linkcode selectBackend} chose in this thread, or null before it ran. */

@@ -16,6 +16,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { type BackendName, openBlas } from "../backend/select.ts";
+import { openLibc } from "../core/libc.ts";
 import type { ModelSpec } from "../models/presets.ts";
 
 /** What the main thread asks of a worker. */
@@ -80,23 +81,6 @@ function enterPool() {
 function leavePool() {
   if (--blasThreads.pools === 0 && blasThreads.saved !== null) {
     openBlas()?.setThreads?.(blasThreads.saved);
-  }
-}
-
-/** The two libc calls that tell when a thread has ended (glibc 2.30+). */
-const LIBC_SYMBOLS = {
-  gettid: { parameters: [], result: "i32", optional: true },
-  tgkill: { parameters: ["i32", "i32", "i32"], result: "i32", optional: true },
-} as const;
-
-/** libc on Linux with FFI permission (asked without a prompt); null elsewhere. */
-function openLibc(): Deno.DynamicLibrary<typeof LIBC_SYMBOLS> | null {
-  if (typeof Deno === "undefined" || Deno.build.os !== "linux") return null;
-  try {
-    if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return null;
-    return Deno.dlopen("libc.so.6", LIBC_SYMBOLS);
-  } catch {
-    return null;
   }
 }
 
